@@ -1,0 +1,9 @@
+/**
+ * The subcommands of `vlkit`, in the order `vlkit --help` lists them. Each module registers one command (or a
+ * command group) on the program.
+ */
+import type { Command } from 'commander';
+
+export type Register = (program: Command) => void;
+
+export const commands: Register[] = [];
