@@ -1,9 +1,12 @@
 /**
  * The subcommands of `vlkit`, in the order `vlkit --help` lists them. Each module registers one command (or a
- * command group) on the program.
+ * command group) on the program. Task modules of the `eval` and `submit` groups are imported here for their side
+ * effect of adding themselves to those groups.
  */
 import type { Command } from 'commander';
+import { registerEval } from './eval.js';
+import { registerSubmit } from './submit.js';
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [];
+export const commands: Register[] = [registerEval, registerSubmit];
