@@ -1,10 +1,11 @@
 /**
- * `vlkit eval <task>`: one subcommand per official evaluator. Each task module in bin/commands/eval/ adds itself
- * to the group; the evaluators themselves live in eval/ so trainers can call them as library functions.
+ * `vlkit eval <task>`: one subcommand per official evaluator. Each task module in bin/commands/eval/ exports a
+ * Register listed in `evalTasks` below; the evaluators themselves live in eval/ so trainers can call them as library functions.
  */
 import type { Command } from 'commander';
 import type { Register } from './index.js';
 
+// One line per task module, e.g. `import { registerVqa } from './eval/vqa.js';` and `registerVqa` below.
 export const evalTasks: Register[] = [];
 
 export const registerEval: Register = (program: Command) => {

@@ -1,7 +1,6 @@
 /**
  * The subcommands of `vlkit`, in the order `vlkit --help` lists them. Each module registers one command (or a
- * command group) on the program. Task modules of the `eval` and `submit` groups are imported here for their side
- * effect of adding themselves to those groups.
+ * command group) on the program.
  */
 import type { Command } from 'commander';
 import { registerEval } from './eval.js';

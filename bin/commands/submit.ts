@@ -1,10 +1,11 @@
 /**
- * `vlkit submit <task>`: leaderboard submission writers. Each task module in bin/commands/submit/ adds itself to
- * the group; the writers and their validation live in eval/ (the trainers' `predict` uses the same code).
+ * `vlkit submit <task>`: leaderboard submission writers. Each task module in bin/commands/submit/ exports a Register
+ * listed in `submitTasks` below; the writers and their validation live in eval/ (the trainers' `predict` uses the same code).
  */
 import type { Command } from 'commander';
 import type { Register } from './index.js';
 
+// One line per task module, e.g. `import { registerVqa } from './submit/vqa.js';` and `registerVqa` below.
 export const submitTasks: Register[] = [];
 
 export const registerSubmit: Register = (program: Command) => {
