@@ -4,9 +4,10 @@
  */
 import type { Command } from 'commander';
 import type { Register } from './index.js';
+import { registerVqa } from './eval/vqa.js';
 
 // One line per task module, e.g. `import { registerVqa } from './eval/vqa.js';` and `registerVqa` below.
-export const evalTasks: Register[] = [];
+export const evalTasks: Register[] = [registerVqa];
 
 export const registerEval: Register = (program: Command) => {
   const group = program
