@@ -84,3 +84,14 @@ export function describe(value: unknown): string {
   if (typeof value === 'number') return `the number ${value}`;
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
+
+/** Up to `n` examples for an error message, with an ellipsis when there are more. */
+export function examples(ids: Iterable<string>, n = 5): string {
+  const list: string[] = [];
+  let total = 0;
+  for (const id of ids) {
+    if (list.length < n) list.push(id);
+    total++;
+  }
+  return list.join(', ') + (total > n ? ', …' : '');
+}

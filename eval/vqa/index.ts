@@ -3,6 +3,7 @@
  * questions (as the official loader asserts), score, aggregate.
  */
 import { InputError } from '../../common/errors.js';
+import { examples } from '../io.js';
 import { aggregateVqa, scoreLxmert, scoreVqa, type ScoredQuestion, type VqaMetrics, type VqaVersion } from './evaluate.js';
 import { readLxmertGroundTruth, readVqaAnnotations, readVqaQuestionIds, readVqaResults } from './load.js';
 
@@ -25,17 +26,6 @@ export interface VqaReport extends VqaMetrics {
   /** Things worth a line on stderr that do not change the numbers. */
   warnings: string[];
   perQuestion: ScoredQuestion[];
-}
-
-/** Up to `n` examples for an error message. */
-export function examples(ids: Iterable<string>, n = 5): string {
-  const list: string[] = [];
-  let total = 0;
-  for (const id of ids) {
-    if (list.length < n) list.push(id);
-    total++;
-  }
-  return list.join(', ') + (total > n ? ', …' : '');
 }
 
 export function evaluateVqaFiles(files: VqaFiles): VqaReport {
