@@ -95,3 +95,39 @@ export function examples(ids: Iterable<string>, n = 5): string {
   }
   return list.join(', ') + (total > n ? ', …' : '');
 }
+
+/**
+ * A JSON object file together with its top-level keys in FILE order. JS objects list integer-like keys ("201307251",
+ * as GQA question ids are) first in numeric order, while the official Python scripts iterate in file order; sums of
+ * floats taken in a different order can differ in the last bit, so evaluators that want Python's exact numbers
+ * iterate over `keys`.
+ */
+export function readJsonObjectInOrder(file: string, what: string): { value: Record<string, unknown>; keys: string[] } {
+  const value = expectObject(readJson(file), file, what);
+  const text = readFileSync(file, 'utf8');
+  const keys: string[] = [];
+  let depth = 0;
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 34 /* " */) {
+      const start = i;
+      for (i++; i < text.length; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 92 /* \ */) i++;
+        else if (d === 34) break;
+      }
+      if (depth === 1 && expectKey) keys.push(JSON.parse(text.slice(start, i + 1)) as string);
+      expectKey = false;
+    } else if (c === 123 /* { */ || c === 91 /* [ */) {
+      depth++;
+      expectKey = depth === 1 && c === 123;
+    } else if (c === 125 /* } */ || c === 93 /* ] */) {
+      depth--;
+    } else if (c === 44 /* , */ && depth === 1) {
+      expectKey = true;
+    }
+  }
+  // Repeated keys: JSON.parse keeps the last value; keep each key once, at its first position like a Python dict.
+  return { value, keys: [...new Set(keys)] };
+}
