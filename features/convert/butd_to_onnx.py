@@ -28,7 +28,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     ap.add_argument('--prototxt', required=True, help='the test prototxt describing the layer graph')
     ap.add_argument('--out', required=True, help='ONNX file to write')
     ap.add_argument('--rois-in', action='store_true',
-                    help='export a variant with a third input rois_in [R,5] that replaces the RPN proposals')
+                    help='add a third input rois_in [R,5] (batch index, x1, y1, x2, y2 in resized pixels): given boxes '
+                         'replace the RPN proposals, an empty [0,5] tensor keeps them')
     ap.add_argument('--opset', type=int, default=13, help='ONNX opset (default 13)')
     ap.add_argument('--trace-size', default='224,320', help='H,W of the dummy image used for tracing')
     return ap.parse_args(argv)
@@ -59,7 +60,7 @@ def main(argv: list[str]) -> int:
         else:
             from pth_names import read_port_state_dict
             weights, weights_path = read_port_state_dict(args.pth, net, args.prototxt), args.pth
-        plan = plan_net(net, args.prototxt, weights, weights_path, rois_in=args.rois_in)
+        plan = plan_net(net, args.prototxt, weights, weights_path)
         h, w = (int(v) for v in args.trace_size.split(','))
         summary = export_onnx(plan, args.out, rois_in=args.rois_in, opset=args.opset, trace_hw=(h, w))
     except (NetError, CaffeModelError, PrototxtError) as e:

@@ -149,23 +149,21 @@ def _layers_from(net: Msg, path: str) -> list[Layer]:
     return layers
 
 
-def _needed(layers: list[Layer], wanted: set[str], cut: set[str]) -> list[Layer]:
-    """Layers on which the wanted blobs depend, walking back from the end; blobs in `cut` are graph inputs."""
+def _needed(layers: list[Layer], wanted: set[str]) -> list[Layer]:
+    """Layers on which the wanted blobs depend, walking back from the end (in-place layers share a blob name, so
+    every earlier writer of a needed blob is kept too)."""
     need = set(wanted)
     keep = []
     for layer in reversed(layers):
-        tops = set(layer.tops)
-        if not tops & need:
+        if not set(layer.tops) & need:
             continue
-        if tops <= cut and layer.type == 'Python':
-            continue  # proposals replaced by the rois_in input
         keep.append(layer)
         need |= set(layer.bottoms)
     keep.reverse()
     return keep
 
 
-def plan_net(net: Msg, path: str, weights: list[CaffeLayer], weights_path: str, rois_in: bool = False) -> NetPlan:
+def plan_net(net: Msg, path: str, weights: list[CaffeLayer], weights_path: str) -> NetPlan:
     layers = _layers_from(net, path)
     inputs = list(net.all('input'))
     for layer in layers:
@@ -187,16 +185,13 @@ def plan_net(net: Msg, path: str, weights: list[CaffeLayer], weights_path: str, 
     proposal_layers = [l for l in layers if l.type == 'Python' and 'rois' in l.tops]
     if len(proposal_layers) != 1:
         raise NetError(f'{path}: expected one Python ProposalLayer producing "rois", found {len(proposal_layers)}')
-    cut = {'rois'} if rois_in else set()
-    layers = _needed(layers, set(outputs.values()), cut)
+    layers = _needed(layers, set(outputs.values()))
 
     by_name: dict[str, CaffeLayer] = {}
     for w in weights:
         by_name.setdefault(w.name, w)
     plan = NetPlan(path, data_blob, im_info_blob, layers, outputs, None, {})
     info: dict[str, BlobInfo] = {data_blob: BlobInfo(3, None), im_info_blob: BlobInfo(3, ())}
-    if rois_in:
-        info['rois'] = BlobInfo(5, ())
     last_writer: dict[str, Layer] = {}
     used = set()
     for layer in layers:
@@ -221,7 +216,7 @@ def plan_net(net: Msg, path: str, weights: list[CaffeLayer], weights_path: str, 
             last_writer[t] = layer
     plan.blob_info = info
     plan.unused_weights = [w.name for w in weights if w.name not in used]
-    if not rois_in and plan.proposal is None:
+    if plan.proposal is None:
         raise NetError(f'{path}: the proposal layer is not on the path to the outputs')
     return plan
 

@@ -37,8 +37,7 @@ def main(argv: list[str]) -> int:
     from torch_net import CaffeDetector
 
     rois_in = args.rois_in is not None
-    plan = plan_net(read_prototxt(args.prototxt), args.prototxt, read_caffemodel(args.caffemodel), args.caffemodel,
-                    rois_in=rois_in)
+    plan = plan_net(read_prototxt(args.prototxt), args.prototxt, read_caffemodel(args.caffemodel), args.caffemodel)
     model = CaffeDetector(plan, reference=True, rois_in=rois_in).eval()
     shape = [int(v) for v in args.shape.split(',')]
     image = torch.from_numpy(np.fromfile(args.image, dtype='<f4').reshape(shape))

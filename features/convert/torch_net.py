@@ -14,6 +14,7 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
+import torch.onnx.operators
 
 from caffe_net import Layer, NetPlan, ProposalConfig, conv_geometry, pool_geometry, _sub
 
@@ -192,8 +193,7 @@ class CaffeDetector(torch.nn.Module):
 
     def forward(self, image: torch.Tensor, im_info: torch.Tensor, rois_in: torch.Tensor | None = None):
         blobs = {self.plan.data_blob: image, self.plan.im_info_blob: im_info}
-        if self.rois_in:
-            blobs['rois'] = rois_in
+        self._given = rois_in
         for layer, extra in self.steps:
             ins = [blobs[b] for b in layer.bottoms]
             outs = self._run(layer, extra, ins)
@@ -238,7 +238,14 @@ class CaffeDetector(torch.nn.Module):
                 return [roi_pool_caffe(x, ins[1], *args)]
             return [OnnxRoiPool.apply(x, ins[1], *args)]
         if t == 'Python':
-            return [self._proposals(*ins)]
+            rois = self._proposals(*ins)
+            if self.rois_in:
+                # The contract's rois_in: given boxes replace the proposals; an empty [0,5] rois_in means "use the
+                # proposals". Without an If node: keep all proposals only when no box is given.
+                n_given = torch.onnx.operators.shape_as_tensor(self._given)[0]
+                n_props = torch.onnx.operators.shape_as_tensor(rois)[0]
+                rois = torch.cat([self._given, rois[:(n_given == 0).to(torch.int64) * n_props]], dim=0)
+            return [rois]
         if t == 'Reshape':
             dims = _sub(layer, 'reshape_param').get1('shape').all('dim')
             shape = [x.shape[i] if d == 0 else d for i, d in enumerate(dims)]
