@@ -4,9 +4,14 @@
  */
 import type { Command } from 'commander';
 import type { Register } from './index.js';
+import { registerVqaSubmit } from './submit/vqa.js';
+import { registerGqaSubmit } from './submit/gqa.js';
+import { registerNlvr2Submit } from './submit/nlvr2.js';
+import { registerVcrSubmit } from './submit/vcr.js';
+import { registerCaptionsSubmit } from './submit/captions.js';
 
 // One line per task module, e.g. `import { registerVqa } from './submit/vqa.js';` and `registerVqa` below.
-export const submitTasks: Register[] = [];
+export const submitTasks: Register[] = [registerVqaSubmit, registerGqaSubmit, registerNlvr2Submit, registerVcrSubmit, registerCaptionsSubmit];
 
 export const registerSubmit: Register = (program: Command) => {
   const group = program
