@@ -5,7 +5,10 @@
 import type { Command } from 'commander';
 import { registerEval } from './eval.js';
 import { registerSubmit } from './submit.js';
+import { registerValidate } from './validate.js';
+import { registerArrow } from './arrow.js';
+import { registerConvertDetector } from './convert-detector.js';
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [registerEval, registerSubmit];
+export const commands: Register[] = [registerValidate, registerArrow, registerEval, registerSubmit, registerConvertDetector];
