@@ -5,10 +5,12 @@
 import type { Command } from 'commander';
 import { registerEval } from './eval.js';
 import { registerSubmit } from './submit.js';
+import { registerExtract } from './extract.js';
+import { registerFeatures } from './features.js';
 import { registerValidate } from './validate.js';
 import { registerArrow } from './arrow.js';
 import { registerConvertDetector } from './convert-detector.js';
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [registerValidate, registerArrow, registerEval, registerSubmit, registerConvertDetector];
+export const commands: Register[] = [registerValidate, registerArrow, registerEval, registerSubmit, registerConvertDetector, registerExtract, registerFeatures];
