@@ -3,10 +3,18 @@
  * independent read-back of Arrow files (apache-arrow's reader, values turned into plain JS).
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DataType, Type, tableFromIPC, Vector } from 'apache-arrow';
-import { GOOD_IMAGES } from './helpers.js';
+import { GOOD_IMAGES, tempDir } from './helpers.js';
+
+let base: string | undefined;
+
+/** A new empty folder under one temporary folder per test file (removed at exit). */
+export function freshDir(): string {
+  base ??= tempDir('vlkit-arrow-');
+  return mkdtempSync(path.join(base, 'd'));
+}
 
 /** The bytes of a fixture photo. */
 export function photo(name: string): Buffer {

@@ -4,8 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { answerScore, normalizeAnswer } from '../data/vqa-answers.js';
 import { writeArrowDataset } from '../pipeline/arrow/index.js';
-import { photo, put, readArrow } from './arrow-fixtures.js';
-import { tempDir } from './helpers.js';
+import { freshDir, photo, put, readArrow } from './arrow-fixtures.js';
 
 test('vqa answers: ViLT normalisation quirks, hand-checked', () => {
   const cases: [string, string][] = [
@@ -151,9 +150,9 @@ function vgQaFixture(vg: string): Record<number, Buffer> {
 }
 
 test('arrow vqav2: labels, scores, dropped questions/images, test-split quirk, vocabulary files, VG-QA', async () => {
-  const root = tempDir();
-  const vg = tempDir();
-  const out = tempDir();
+  const root = freshDir();
+  const vg = freshDir();
+  const out = freshDir();
   const { bytes } = vqaFixture(root);
   const vgBytes = vgQaFixture(vg);
   const result = await writeArrowDataset({ dataset: 'vqav2', root, out, vgQa: vg });
@@ -240,8 +239,8 @@ test('arrow vqav2: labels, scores, dropped questions/images, test-split quirk, v
 });
 
 test('arrow vqav2: val is cut into trainable_val and the last 1000 rows as rest_val in one pass', async () => {
-  const root = tempDir();
-  const out = tempDir();
+  const root = freshDir();
+  const out = freshDir();
   const tiny = photo('palette.png');
   const n = 1003;
   const q = (i: number) => ({ image_id: 5000 + i, question: `q${i}?`, question_id: 50000 + i });
@@ -265,12 +264,12 @@ test('arrow vqav2: val is cut into trainable_val and the last 1000 rows as rest_
 });
 
 test('arrow vqav2: an annotation whose question is not in the question file names file and record', async () => {
-  const root = tempDir();
+  const root = freshDir();
   vqaFixture(root);
   const ann = JSON.parse(readFileSync(path.join(root, 'v2_mscoco_train2014_annotations.json'), 'utf8'));
   ann.annotations[1].question_id = 999999;
   put(root, 'v2_mscoco_train2014_annotations.json', JSON.stringify(ann));
-  const out = tempDir();
+  const out = freshDir();
   await assert.rejects(writeArrowDataset({ dataset: 'vqav2', root, out }), (err: Error) => {
     assert.match(err.message, /v2_mscoco_train2014_annotations\.json: record 1 \(question_id 999999\): question 999999 of image 101/);
     return true;
