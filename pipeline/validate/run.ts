@@ -119,7 +119,7 @@ export async function validateCollection(opts: ValidateOptions): Promise<Validat
   const window = maxInFlight * 8;
   const progress = new Progress({ format: opts.logFormat ?? 'none', unit: 'images', task: 'validate' });
 
-  const done = new Map<number, string>(); // seq → serialized line, waiting for its turn
+  const done = new Map<number, ReportLine>(); // seq → result, waiting for its turn to be written
   let nextSeq = 0;
   let nextWrite = 0;
   let inFlight = 0;
@@ -131,8 +131,11 @@ export async function validateCollection(opts: ValidateOptions): Promise<Validat
   const flush = (): void => {
     let text = '';
     while (nextWrite < stopSeq && done.has(nextWrite)) {
-      text += done.get(nextWrite)!;
+      const line = done.get(nextWrite)!;
       done.delete(nextWrite++);
+      // Summarised in report order too, so duplicate groups list their paths in input order.
+      summary.add(line);
+      text += serializeLine(line.path, line);
     }
     if (text) writing = writing.then(() => writer.write(text));
   };
@@ -172,22 +175,18 @@ export async function validateCollection(opts: ValidateOptions): Promise<Validat
             }
             return;
           }
-          const line: ReportLine = { path: file.path, ...r.facts! };
           if (r.fixError !== undefined) {
             summary.fixFailed++;
             logger.warn(`--fix: ${file.path}: ${r.fixError}`, { path: file.path });
           }
-          summary.add(line);
-          done.set(seq, serializeLine(file.path, r.facts!));
+          done.set(seq, { path: file.path, ...r.facts! });
           progress.tick();
         },
         (err: unknown) => {
           const message = `worker failed: ${err instanceof Error ? err.message : String(err)}`;
           logger.warn(`${file.path}: ${message}`, { path: file.path });
           return factsWithoutWorker(file.path, message).then((f) => {
-            const facts: ImageFacts = { ...f, error: 'corrupt' };
-            summary.add({ path: file.path, ...facts });
-            done.set(seq, serializeLine(file.path, facts));
+            done.set(seq, { path: file.path, ...f, error: 'corrupt' });
             progress.tick();
           });
         },
