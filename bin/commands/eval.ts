@@ -7,9 +7,10 @@ import type { Register } from './index.js';
 import { registerVqa } from './eval/vqa.js';
 import { registerNlvr2 } from './eval/nlvr2.js';
 import { registerGqa } from './eval/gqa.js';
+import { registerCaptions } from './eval/captions.js';
 
 // One line per task module, e.g. `import { registerVqa } from './eval/vqa.js';` and `registerVqa` below.
-export const evalTasks: Register[] = [registerVqa, registerNlvr2, registerGqa];
+export const evalTasks: Register[] = [registerVqa, registerNlvr2, registerGqa, registerCaptions];
 
 export const registerEval: Register = (program: Command) => {
   const group = program
