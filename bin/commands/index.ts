@@ -9,8 +9,9 @@ import { registerExtract } from './extract.js';
 import { registerFeatures } from './features.js';
 import { registerValidate } from './validate.js';
 import { registerArrow } from './arrow.js';
+import { registerDemo } from './demo.js';
 import { registerConvertDetector } from './convert-detector.js';
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [registerValidate, registerArrow, registerEval, registerSubmit, registerConvertDetector, registerExtract, registerFeatures];
+export const commands: Register[] = [registerDemo, registerValidate, registerArrow, registerEval, registerSubmit, registerConvertDetector, registerExtract, registerFeatures];
