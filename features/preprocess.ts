@@ -112,7 +112,7 @@ export interface DecodedImage {
  * alpha dropped (not composited), CMYK converted to sRGB. Truncated files throw instead of being grey-filled.
  */
 export async function decodeImage(input: string | Buffer): Promise<DecodedImage> {
-  const { data, info } = await sharp(input, { failOn: 'truncated' })
+  const { data, info } = await sharp(input, { failOn: 'truncated', ignoreIcc: true })
     .autoOrient()
     .removeAlpha()
     .toColourspace('srgb')
