@@ -170,6 +170,16 @@ test('weights: clear errors for non-checkpoints, truncation and missing state di
   flipped[200] = flipped[200]! ^ 0xff; // inside data.pkl
   writeFileSync(path.join(dir, 'flip.pth'), flipped);
   assert.throws(() => loadTorch(path.join(dir, 'flip.pth')), /flip\.pth: zip entry 'archive\/data\.pkl' is corrupt/);
+  // A flipped storage byte passes unless asked for (as in torch), and is caught with verifyCrc.
+  const zip = new ZipReader(path.join(dir, 'ok.pth'));
+  const e = zip.entries.get('archive/data/0')!;
+  zip.close();
+  const storageFlip = Buffer.from(whole);
+  const at = e.localHeaderOffset + 30 + whole.readUInt16LE(e.localHeaderOffset + 26) + whole.readUInt16LE(e.localHeaderOffset + 28);
+  storageFlip[at] = storageFlip[at]! ^ 0x01;
+  writeFileSync(path.join(dir, 'flip0.pth'), storageFlip);
+  assert.notEqual(readStateDict(path.join(dir, 'flip0.pth')).get('w')!.data[0], 0.5);
+  assert.throws(() => readStateDict(path.join(dir, 'flip0.pth'), { verifyCrc: true }), /flip0\.pth: zip entry 'archive\/data\/0' is corrupt/);
   assert.throws(() => readStateDict(path.join(dir, 'ok.pth'), { key: 'model' }), /ok\.pth: key 'model' not found \(top-level keys: w, h, bf/);
   assert.throws(() => stripPrefix(new Map([['module.a', 1], ['a', 2]]), 'module.'), /two entries named 'a'/);
 });

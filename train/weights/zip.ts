@@ -51,8 +51,8 @@ export class ZipReader {
     return this.entries.has(name);
   }
 
-  /** The entry's bytes in a fresh buffer (byteOffset 0), CRC-checked. */
-  read(name: string): Uint8Array {
+  /** The entry's bytes in a fresh buffer (byteOffset 0); CRC-checked unless `verify` is false. */
+  read(name: string, verify = true): Uint8Array {
     const e = this.entries.get(name);
     if (!e) throw new Error(`${this.path}: zip entry '${name}' missing`);
     const local = this.bytesAt(e.localHeaderOffset, 30);
@@ -67,7 +67,7 @@ export class ZipReader {
     } else {
       throw new Error(`${this.path}: zip entry '${name}' uses unsupported compression method ${e.method}`);
     }
-    if (data.length !== e.size || (crc32(data) >>> 0) !== e.crc) throw new Error(`${this.path}: zip entry '${name}' is corrupt (size or CRC mismatch)`);
+    if (data.length !== e.size || (verify && crc32(data) >>> 0 !== e.crc)) throw new Error(`${this.path}: zip entry '${name}' is corrupt (size or CRC mismatch)`);
     return data;
   }
 
