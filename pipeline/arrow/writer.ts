@@ -3,7 +3,7 @@
  *
  * Rows are appended one at a time and flushed as a record batch whenever the batch reaches `batchBytes` (images are
  * large, so rows-per-batch would not bound memory), and the IPC bytes go straight to a file descriptor: at most one
- * batch is ever held, however many rows the file gets. The file is written under a temporary name; `finish()` leaves
+ * batch is ever held, however many rows the file gets, and binary columns live in buffers reused across batches. The file is written under a temporary name; `finish()` leaves
  * it there complete and the caller commits it (rename) once every output of the run is done.
  *
  * Column types are the ones pyarrow infers from ViLT's pandas frames: Python bytes → `binary`, str → `string`,
@@ -134,6 +134,36 @@ class FdSink extends AsyncByteQueue {
   }
 }
 
+/**
+ * The bytes of one binary column of the current batch, in a buffer reused from batch to batch. Image buffers are
+ * copied in as soon as their row is appended, so they die young (cheap to collect) instead of piling up until the
+ * batch is flushed; and no new batch-sized buffer is allocated per batch. Both keep peak memory flat.
+ */
+class BinaryColumn {
+  private buf = new Uint8Array(0);
+  private used = 0;
+  private lengths: number[] = [];
+
+  push(bytes: Uint8Array): void {
+    if (this.used + bytes.byteLength > this.buf.byteLength) {
+      const grown = new Uint8Array(Math.max(this.used + bytes.byteLength, this.buf.byteLength * 2, 1 << 16));
+      grown.set(this.buf.subarray(0, this.used));
+      this.buf = grown;
+    }
+    this.buf.set(bytes, this.used);
+    this.used += bytes.byteLength;
+    this.lengths.push(bytes.byteLength);
+  }
+
+  /** The column's Data, a view on the reused buffer: valid until the next push (the batch is written at once). */
+  take(): Data {
+    const data = makeData({ type: new Binary(), length: this.lengths.length, nullCount: 0, valueOffsets: offsetsOf(this.lengths, 'binary'), data: this.buf.subarray(0, this.used) });
+    this.used = 0;
+    this.lengths = [];
+    return data;
+  }
+}
+
 export interface ArrowFileWriterOptions {
   /** Flush a record batch once its rows reach about this many bytes. */
   batchBytes: number;
@@ -144,7 +174,9 @@ export class ArrowFileWriter {
   private readonly fd: number;
   private readonly writer: RecordBatchFileWriter;
   private readonly schema: Schema;
-  private pending: unknown[][] = [];
+  /** Per column: the reused byte buffer of a binary column, or the pending values of any other column. */
+  private readonly pending: (BinaryColumn | unknown[])[];
+  private pendingRows = 0;
   private pendingBytes = 0;
   private rowCount = 0;
   private closed = false;
@@ -157,6 +189,7 @@ export class ArrowFileWriter {
   ) {
     this.tmpPath = tmpPathFor(finalPath);
     this.schema = arrowSchema(columns);
+    this.pending = columns.map((c) => (c.type === 'binary' ? new BinaryColumn() : []));
     this.fd = openSync(this.tmpPath, 'wx');
     this.writer = new RecordBatchFileWriter();
     this.writer.reset(new FdSink(this.fd), this.schema);
@@ -169,20 +202,30 @@ export class ArrowFileWriter {
   /** Append one row: one value per column, in column order. */
   append(row: unknown[]): void {
     if (row.length !== this.columns.length) throw new Error(`arrow writer: row has ${row.length} values for ${this.columns.length} columns`);
-    this.pending.push(row);
-    this.pendingBytes += row.reduce<number>((s, v, i) => s + sizeOf(this.columns[i]!.type, v), 0);
+    row.forEach((v, i) => {
+      const col = this.pending[i]!;
+      if (col instanceof BinaryColumn) col.push(v as Uint8Array);
+      else col.push(v);
+      this.pendingBytes += sizeOf(this.columns[i]!.type, v);
+    });
+    this.pendingRows++;
     this.rowCount++;
     if (this.pendingBytes >= this.opts.batchBytes) this.flush();
   }
 
   private flush(): void {
-    if (this.pending.length === 0) return;
-    const rows = this.pending;
-    this.pending = [];
-    this.pendingBytes = 0;
-    const children = this.columns.map((c, i) => encode(c.type, rows.map((r) => r[i])));
-    const struct = makeData({ type: new Struct(this.schema.fields), length: rows.length, nullCount: 0, children });
+    if (this.pendingRows === 0) return;
+    const children = this.columns.map((c, i) => {
+      const col = this.pending[i]!;
+      if (col instanceof BinaryColumn) return col.take();
+      this.pending[i] = [];
+      return encode(c.type, col);
+    });
+    const struct = makeData({ type: new Struct(this.schema.fields), length: this.pendingRows, nullCount: 0, children });
+    // Synchronous: every byte is in the file when write() returns, so the binary buffers may be reused.
     this.writer.write(new RecordBatch(this.schema, struct));
+    this.pendingRows = 0;
+    this.pendingBytes = 0;
   }
 
   /** Write the last batch and the footer and close the temporary file (still under its temporary name). */
