@@ -43,18 +43,24 @@ export function readVqaAnnotations(file: string): VqaGroundTruth[] {
     const entries = expectArray(ann.answers, file, `"answers" of ${record}`);
     if (entries.length === 0) throw new InputError(file, '"answers" is empty', record);
     const answers: string[] = [];
-    const keys: string[] = [];
+    const ids = new Set<unknown>();
     entries.forEach((e, j) => {
       const entry = expectObject(e, file, 'an answer entry', `${record}.answers[${j}]`);
       answers.push(str(entry, 'answer', file, `${record}.answers[${j}]`));
-      keys.push(keyWithout(entry, 'answer'));
+      ids.add(entry.answer_id);
     });
+    // Distinct answer_ids (the real files) make every entry unique; only otherwise compare whole entries.
+    let entryKeys: string[] | null = null;
+    if (ids.size !== entries.length || ids.has(undefined)) {
+      const keys = entries.map((e) => keyWithout(e as Record<string, unknown>, 'answer'));
+      if (new Set(keys).size !== keys.length) entryKeys = keys;
+    }
     return {
       questionId: qid,
       questionType: str(ann, 'question_type', file, record),
       answerType: str(ann, 'answer_type', file, record),
       answers,
-      entryKeys: new Set(keys).size === keys.length ? null : keys,
+      entryKeys,
     };
   });
 }
