@@ -8,9 +8,14 @@ import { registerVqa } from './eval/vqa.js';
 import { registerNlvr2 } from './eval/nlvr2.js';
 import { registerGqa } from './eval/gqa.js';
 import { registerCaptions } from './eval/captions.js';
+import { registerRetrieval } from './eval/retrieval.js';
+import { registerVoc07 } from './eval/voc07.js';
+import { registerImagenet } from './eval/imagenet.js';
+import { registerRefcoco } from './eval/refcoco.js';
+import { registerVcr } from './eval/vcr.js';
 
 // One line per task module, e.g. `import { registerVqa } from './eval/vqa.js';` and `registerVqa` below.
-export const evalTasks: Register[] = [registerVqa, registerNlvr2, registerGqa, registerCaptions];
+export const evalTasks: Register[] = [registerVqa, registerNlvr2, registerGqa, registerCaptions, registerRetrieval, registerVoc07, registerImagenet, registerRefcoco, registerVcr];
 
 export const registerEval: Register = (program: Command) => {
   const group = program

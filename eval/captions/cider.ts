@@ -6,7 +6,8 @@
  * Summation order follows the Python code so the floating-point results agree to the last bits.
  */
 import { log, pow } from './exact-math.js';
-import { ngramCounts, npMean, order, words } from './ngrams.js';
+import { npMean } from '../pairwise-sum.js';
+import { ngramCounts, order, words } from './ngrams.js';
 
 interface Vec {
   w: Map<string, number>[]; // per order

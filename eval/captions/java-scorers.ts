@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'no
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { npMean } from './ngrams.js';
+import { npMean } from '../pairwise-sum.js';
 
 /** Whether a `java` executable answers `java -version`. */
 export function javaAvailable(): boolean {

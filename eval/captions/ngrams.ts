@@ -29,30 +29,3 @@ export function order(gram: string): number {
   for (let i = 0; i < gram.length; i++) if (gram.charCodeAt(i) === 32) n++;
   return n;
 }
-
-/**
- * numpy's float64 sum (pairwise summation in blocks of 8 below 128 elements), so `mean` here equals `np.mean`
- * bit for bit.
- */
-function pairwiseSum(a: ArrayLike<number>, from: number, n: number): number {
-  if (n < 8) {
-    let s = -0;
-    for (let i = 0; i < n; i++) s += a[from + i]!;
-    return s;
-  }
-  if (n <= 128) {
-    const r = [0, 0, 0, 0, 0, 0, 0, 0].map((_, j) => a[from + j]!);
-    let i = 8;
-    for (; i < n - (n % 8); i += 8) for (let j = 0; j < 8; j++) r[j] += a[from + i + j]!;
-    let s = r[0]! + r[1]! + (r[2]! + r[3]!) + (r[4]! + r[5]! + (r[6]! + r[7]!));
-    for (; i < n; i++) s += a[from + i]!;
-    return s;
-  }
-  let n2 = Math.floor(n / 2);
-  n2 -= n2 % 8;
-  return pairwiseSum(a, from, n2) + pairwiseSum(a, from + n2, n - n2);
-}
-
-export function npMean(a: ArrayLike<number>): number {
-  return (0 + pairwiseSum(a, 0, a.length)) / a.length;
-}

@@ -2,7 +2,7 @@
  * ROUGE-L as pycocoevalcap computes it: tokens by splitting on single spaces, LCS with every reference, the best
  * precision and the best recall taken independently, F = (1 + β²)·P·R / (R + β²·P) with β = 1.2, mean over images.
  */
-import { npMean } from './ngrams.js';
+import { npMean } from '../pairwise-sum.js';
 
 const BETA2 = 1.2 * 1.2;
 
