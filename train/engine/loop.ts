@@ -258,15 +258,17 @@ export async function train<B>(opts: TrainOptions<B>): Promise<TrainResult> {
       optTensors[`m.${n}`] = { dtype: 'float32', shape: params[n]!.shape, data: os.m[n]! };
       optTensors[`v.${n}`] = { dtype: 'float32', shape: params[n]!.shape, data: os.v[n]! };
     }
+    tb.sync();
     await saveCheckpoint(sd.dir, { weights: readWeights(params), optimizer: optTensors, state });
     await sd.writePointer('LAST', step);
     lastCheckpoint = step;
   };
 
-  const validate = async () => {
+  // `atEpoch`: the epoch the evaluated weights finished training in (the position may already point at the next).
+  const validate = async (atEpoch: number) => {
     if (!model.evaluate) return;
-    valid = await model.evaluate({ step, epoch });
-    sd.appendLog({ step, epoch, valid });
+    valid = await model.evaluate({ step, epoch: atEpoch });
+    sd.appendLog({ step, epoch: atEpoch, valid });
     tb.scalars(step, Object.fromEntries(Object.entries(valid).map(([m, v]) => [`valid/${m}`, v])));
     tb.flush();
     log(`step ${step} validation`, valid);
@@ -361,7 +363,7 @@ export async function train<B>(opts: TrainOptions<B>): Promise<TrainResult> {
         index = 0;
       }
       const evalNow = cfg.evalEvery > 0 ? step % cfg.evalEvery === 0 : epochDone;
-      if (evalNow) await validate();
+      if (evalNow) await validate(endedEpoch);
       const ckNow = cfg.checkpointEvery > 0 ? step % cfg.checkpointEvery === 0 : epochDone;
       if ((ckNow || step === stopAt) && lastCheckpoint !== step) await checkpoint(evalNow && valid ? valid : undefined);
       if (ckNow) await sd.prune(cfg.keepCheckpoints);

@@ -134,7 +134,10 @@ export async function truncateEvents(dir: string, maxStep: number): Promise<void
   }
 }
 
-/** Appends scalar events to a new event file; each `flush` makes what was written durable. */
+/**
+ * Appends scalar events to a new event file. `flush` hands them to the OS; `sync` also fsyncs (the loop does that
+ * before each checkpoint — events after the last checkpoint are cut on resume anyway).
+ */
 export class EventWriter {
   readonly file: string;
   private fd: number;
@@ -173,11 +176,15 @@ export class EventWriter {
     this.pending = [];
     let off = 0;
     while (off < buf.length) off += writeSync(this.fd, buf, off);
+  }
+
+  sync(): void {
+    this.flush();
     fsyncSync(this.fd);
   }
 
   close(): void {
-    this.flush();
+    this.sync();
     closeSync(this.fd);
   }
 }
