@@ -146,7 +146,8 @@ class BinaryColumn {
 
   push(bytes: Uint8Array): void {
     if (this.used + bytes.byteLength > this.buf.byteLength) {
-      const grown = new Uint8Array(Math.max(this.used + bytes.byteLength, this.buf.byteLength * 2, 1 << 16));
+      // Grow by half: the buffer settles just above batchBytes (plus one image), not at the next power of two.
+      const grown = new Uint8Array(Math.max(this.used + bytes.byteLength, Math.floor(this.buf.byteLength * 1.5), 1 << 16));
       grown.set(this.buf.subarray(0, this.used));
       this.buf = grown;
     }
