@@ -41,16 +41,8 @@ def main(argv: list[str]) -> int:
         if not os.path.isfile(p):
             print(f'butd_to_onnx: error: {p}: no such file', file=sys.stderr)
             return EXIT_USAGE
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        print('butd_to_onnx: error: PyTorch is not installed for this python3 (Debian: apt-get install '
-              'python3-torch python3-onnx)', file=sys.stderr)
-        return EXIT_USAGE
-
     from caffe_net import NetError, plan_net
     from caffe_proto import CaffeModelError, read_caffemodel
-    from export import export_onnx
     from prototxt import PrototxtError, read_prototxt
 
     try:
@@ -58,14 +50,22 @@ def main(argv: list[str]) -> int:
         if args.caffemodel:
             weights, weights_path = read_caffemodel(args.caffemodel), args.caffemodel
         else:
-            from pth_names import read_port_state_dict
+            from pth_names import read_port_state_dict  # torch.load for .pth files
             weights, weights_path = read_port_state_dict(args.pth, net, args.prototxt), args.pth
         plan = plan_net(net, args.prototxt, weights, weights_path)
-        h, w = (int(v) for v in args.trace_size.split(','))
-        summary = export_onnx(plan, args.out, rois_in=args.rois_in, opset=args.opset, trace_hw=(h, w))
     except (NetError, CaffeModelError, PrototxtError) as e:
         print(f'butd_to_onnx: error: {e}', file=sys.stderr)
         return EXIT_USAGE
+    try:
+        import onnx  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError as e:
+        print(f'butd_to_onnx: error: {e.name} is not installed for {sys.executable} (Debian: apt-get install '
+              'python3-torch python3-onnx)', file=sys.stderr)
+        return EXIT_USAGE
+    from export import export_onnx
+    h, w = (int(v) for v in args.trace_size.split(','))
+    summary = export_onnx(plan, args.out, rois_in=args.rois_in, opset=args.opset, trace_hw=(h, w))
     summary['weights'] = weights_path
     print(json.dumps(summary))
     return 0

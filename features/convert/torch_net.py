@@ -16,36 +16,8 @@ import torch
 import torch.nn.functional as F
 import torch.onnx.operators
 
+from anchors import generate_anchors
 from caffe_net import Layer, NetPlan, ProposalConfig, conv_geometry, pool_geometry, _sub
-
-
-# ---- anchors (py-faster-rcnn generate_anchors: ratio enumeration, then scale enumeration, of a 16x16 box) ----
-
-def _whctrs(a):
-    w = a[2] - a[0] + 1
-    h = a[3] - a[1] + 1
-    return w, h, a[0] + 0.5 * (w - 1), a[1] + 0.5 * (h - 1)
-
-
-def _boxes_around(ws, hs, cx, cy):
-    ws = np.asarray(ws, dtype=np.float64)[:, None]
-    hs = np.asarray(hs, dtype=np.float64)[:, None]
-    return np.hstack([cx - 0.5 * (ws - 1), cy - 0.5 * (hs - 1), cx + 0.5 * (ws - 1), cy + 0.5 * (hs - 1)])
-
-
-def generate_anchors(base_size: int, ratios, scales) -> np.ndarray:
-    base = np.array([0, 0, base_size - 1, base_size - 1], dtype=np.float64)
-    w, h, cx, cy = _whctrs(base)
-    area = w * h
-    ws = np.round(np.sqrt(area / np.asarray(ratios, dtype=np.float64)))  # numpy rounds halves to even, as BUTD did
-    hs = np.round(ws * np.asarray(ratios, dtype=np.float64))
-    per_ratio = _boxes_around(ws, hs, cx, cy)
-    out = []
-    for anchor in per_ratio:
-        w, h, cx, cy = _whctrs(anchor)
-        scales_arr = np.asarray(scales, dtype=np.float64)
-        out.append(_boxes_around(w * scales_arr, h * scales_arr, cx, cy))
-    return np.vstack(out)
 
 
 # ---- NMS ----
@@ -68,14 +40,27 @@ def nms_caffe(boxes: torch.Tensor, scores: torch.Tensor, thresh: float, max_out:
     return torch.tensor(keep, dtype=torch.int64)
 
 
+class _untraced:
+    """Run a custom function's reference body without recording it: its ONNX symbolic stands in for it, and a
+    recorded NMS loop or per-ROI pooling would add thousands of nodes the exporter then has to prune."""
+
+    def __enter__(self):
+        self.state = torch._C._get_tracing_state()
+        torch._C._set_tracing_state(None)
+
+    def __exit__(self, *exc):
+        torch._C._set_tracing_state(self.state)
+
+
 class OnnxNms(torch.autograd.Function):
     """Exported as ONNX NonMaxSuppression on (x1, y1, x2 + 1, y2 + 1): with the +1 on the far corner, ONNX's
     continuous IoU equals py-faster-rcnn's inclusive-pixel IoU, and its `iou > threshold` suppression matches
     `keep ovr <= thresh`."""
 
     @staticmethod
-    def forward(ctx, boxes, scores, thresh: float, max_out: int):  # noqa: D401 - torch API
-        return nms_caffe(boxes, scores, thresh, max_out)
+    def forward(ctx, boxes, scores, thresh: float, max_out: int):
+        with _untraced():
+            return nms_caffe(boxes, scores, thresh, max_out)
 
     @staticmethod
     def symbolic(g, boxes, scores, thresh: float, max_out: int):
@@ -137,7 +122,8 @@ class OnnxRoiPool(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, feat, rois, ph: int, pw: int, scale: float):
-        return roi_pool_caffe(feat, rois, ph, pw, scale)
+        with _untraced():
+            return roi_pool_caffe(feat, rois, ph, pw, scale)
 
     @staticmethod
     def symbolic(g, feat, rois, ph: int, pw: int, scale: float):
