@@ -1,6 +1,6 @@
 /** `vlkit extract`: bottom-up region features with an ONNX detector, written as LXMERT's TSV (see features/README.md). */
 import { Option, type Command } from 'commander';
-import { applyOverride, loadConfig, mergeConfig, writeResolvedConfig, type ConfigTree } from '../../common/config.js';
+import { applyOverride, loadConfig, mergeConfig, requireNumber, writeResolvedConfig, type ConfigTree } from '../../common/config.js';
 import { EXIT_OK, EXIT_PROBLEMS, UsageError } from '../../common/errors.js';
 import { Logger, resolveLogFormat } from '../../common/progress.js';
 import type { DetectorNames } from '../../features/contract.js';
@@ -162,7 +162,7 @@ export const registerExtract: Register = (program: Command) => {
           model: str(tree, 'model'),
           images: images as string[],
           out,
-          select: { confThresh: typeof tree.conf_thresh === 'number' ? tree.conf_thresh : NaN, minBoxes, maxBoxes },
+          select: { confThresh: requireNumber(tree, 'conf_thresh'), minBoxes, maxBoxes },
           ep: ep as ExecutionProvider,
           batch: int(tree, 'batch', 1),
           workers: tree.workers === null ? defaultWorkers() : int(tree, 'workers', 1),
