@@ -180,17 +180,18 @@ test('validate: a decode past --timeout-ms is reported as timeout and the run go
   const dir = tempDir();
   const imgs = path.join(dir, 'imgs');
   mkdirSync(imgs);
-  // 8000x8000 flat PNG: 200 KB on disk, 192 MB of pixels to inflate (~150 ms), far more than the 20 ms allowed.
-  await sharp({ create: { width: 8000, height: 8000, channels: 3, background: '#808080' } }).png({ compressionLevel: 1 }).toFile(path.join(imgs, 'big.png'));
+  // 12000x12000 flat PNG: ~0.5 MB on disk, 432 MB of pixels to inflate (~0.5 s), well past the 150 ms allowed,
+  // while the 10x10 palette PNG next to it decodes in ~1 ms.
+  await sharp({ create: { width: 12000, height: 12000, channels: 3, background: '#808080' } }).png({ compressionLevel: 1 }).toFile(path.join(imgs, 'big.png'));
   copyFileSync(path.join(GOOD_IMAGES, 'palette.png'), path.join(imgs, 'small.png'));
   const report = path.join(dir, 'r.jsonl');
   const started = Date.now();
-  const r = await runCli(['validate', imgs, '--report', report, '--timeout-ms', '20', '--workers', '1', '--json'], { timeoutMs: 30_000 });
+  const r = await runCli(['validate', imgs, '--report', report, '--timeout-ms', '150', '--workers', '1', '--json'], { timeoutMs: 30_000 });
   assert.equal(r.code, 1, r.stderr);
   assert.ok(Date.now() - started < 20_000);
   const got = byName(readLines(report));
   assert.equal(got.get('big.png')!.error, 'timeout');
-  assert.match(got.get('big.png')!.message!, /no result within 20 ms/);
+  assert.match(got.get('big.png')!.message!, /no result within 150 ms/);
   assert.equal(got.get('big.png')!.sha256, createHash('sha256').update(readFileSync(path.join(imgs, 'big.png'))).digest('hex'));
   assert.equal(got.get('small.png')!.ok, true);
   // With a generous deadline the same image is fine: timeouts are about time, not content.

@@ -80,28 +80,35 @@ const UNSUPPORTED_RE = /unsupported (codec|feature|compression)|not implemented|
 const TRUNCATED_RE = /premature end of (JPEG image|JPEG file|input file)|unexpected end|end of file|bad seek|not enough data|short read|StripByteCounts|read error (on|at) (strip|tile|scanline)|truncated/i;
 const CORRUPT_RE = /corrupt JPEG data|CRC|checksum|decoding error|invalid (code|distance|block|stored)|bad huffman/i;
 
-/** libvips repeats lines and prefixes; keep each distinct line once, capped so one file cannot bloat the report. */
-export function cleanMessage(raw: string): string {
-  const lines = [...new Set(raw.split('\n').map((l) => l.trim()).filter((l) => l !== ''))];
-  const text = lines.join('; ');
-  return text.length > 400 ? `${text.slice(0, 397)}...` : text;
-}
-
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+// Report messages are vlkit's own words per class (plus the container finding), not libvips' text: that text is
+// racy between threads (see above), and a report line must be the same in every run and every shard.
+const MESSAGES: Record<ErrorClass, string> = {
+  empty: 'file is empty (0 bytes)',
+  'not-an-image': 'no image signature',
+  truncated: 'file ends before the image data does',
+  corrupt: 'image data does not decode',
+  'too-large': 'over the pixel limit',
+  unsupported: 'a codec or variant of this format that libvips cannot decode here',
+  timeout: 'libvips stopped the decode at the timeout',
+};
+
 /** Map a failed header read or decode to a class (see the table above). */
 export function classOfDecodeError(format: string | null, bytes: Uint8Array, raw: string): { error: ErrorClass; message: string } {
-  const message = cleanMessage(raw);
-  if (TOO_LARGE_RE.test(raw)) return { error: 'too-large', message };
-  if (TIMEOUT_RE.test(raw)) return { error: 'timeout', message };
-  if (UNSUPPORTED_RE.test(raw)) return { error: 'unsupported', message };
-  if (TRUNCATED_RE.test(raw)) return { error: 'truncated', message };
-  if (CORRUPT_RE.test(raw)) return { error: 'corrupt', message };
   const c = checkContainer(format, bytes);
-  const detail = c.finding ? `${message}; ${c.finding}` : message;
-  return { error: c.incomplete ? 'truncated' : 'corrupt', message: detail };
+  const say = (error: ErrorClass): { error: ErrorClass; message: string } => ({
+    error,
+    message: c.finding && (error === 'truncated' || error === 'corrupt') ? `${MESSAGES[error]}; ${c.finding}` : MESSAGES[error],
+  });
+  if (TOO_LARGE_RE.test(raw)) return say('too-large');
+  if (TIMEOUT_RE.test(raw)) return say('timeout');
+  if (UNSUPPORTED_RE.test(raw)) return say('unsupported');
+  if (TRUNCATED_RE.test(raw)) return say('truncated');
+  if (CORRUPT_RE.test(raw)) return say('corrupt');
+  return say(c.incomplete ? 'truncated' : 'corrupt');
 }
 
 /** Formats libvips decodes as one sequential stream: decoding the last row implies decoding every row. */

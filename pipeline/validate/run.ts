@@ -2,7 +2,7 @@
  * `validateCollection`: validate every image named by directories / list files into a JSON-lines report. The CLI
  * (`vlkit validate`), `vlkit demo` and the distributed queue call this; per-file classification is classify.ts.
  *
- * Streaming and bounded: inputs are pulled from listInputs one at a time, at most `workers × 2` files are in
+ * Streaming and bounded: inputs are pulled from listInputs one at a time, at most `workers × 4` files are in
  * flight, and results are written as they complete. Report order is INPUT order (deterministic: the same
  * collection always gives the same report bytes, whatever the thread timing): results that finish early wait in a
  * reorder window of `inFlight × 8` lines; a slow file (bounded by the timeout) holds later lines back, and dispatch
@@ -55,8 +55,8 @@ export const VALIDATE_DEFAULTS = {
   jpeg_quality: 95,
 };
 
-/** Tasks per worker: one decoding on a libuv thread while the next is being read and hashed. */
-const TASKS_PER_WORKER = 2;
+/** Tasks per worker: decodes run on libuv threads, so one worker thread keeps several in flight while it reads and hashes. */
+const TASKS_PER_WORKER = 4;
 /** How long past its own deadline a worker may stay silent before the main thread terminates it. */
 const BACKSTOP_GRACE_MS = 5_000;
 
@@ -114,6 +114,9 @@ export async function validateCollection(opts: ValidateOptions): Promise<Validat
     minThreads: workers,
     maxThreads: workers,
     concurrentTasksPerWorker: TASKS_PER_WORKER,
+    // Piscina's default parks an idle worker in Atomics.wait, which freezes its event loop: a decode finishing on a
+    // libuv thread could not deliver its result until the next task arrived (measured: 2.5x slower).
+    atomics: 'disabled',
   });
   const maxInFlight = workers * TASKS_PER_WORKER;
   const window = maxInFlight * 8;

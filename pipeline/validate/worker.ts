@@ -8,7 +8,7 @@
  * kill it; and if this thread itself ever stops answering, the main thread's AbortSignal makes piscina terminate
  * it (run.ts) — one bad file never stalls or crashes the run.
  */
-import { createReadStream, promises as fsp } from 'node:fs';
+import { closeSync, createReadStream, fstatSync, openSync, readSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import { classifyInto, initialFacts, type ImageFacts } from './classify.js';
@@ -46,9 +46,9 @@ async function hashStream(path: string): Promise<string> {
 }
 
 /** Huge files: never in memory. Not an image signature → not-an-image; an image signature → too-large. */
-async function classifyHuge(handle: fsp.FileHandle, path: string, size: number, maxFileBytes: number): Promise<ImageFacts> {
+async function classifyHuge(fd: number, path: string, size: number, maxFileBytes: number): Promise<ImageFacts> {
   const head = Buffer.alloc(SNIFF_BYTES);
-  const { bytesRead } = await handle.read(head, 0, SNIFF_BYTES, 0);
+  const bytesRead = readSync(fd, head, 0, SNIFF_BYTES, 0);
   const { format } = sniff(head.subarray(0, bytesRead));
   const base = { ok: false, format, width: null, height: null, channels: null, bytes: size, sha256: await hashStream(path) };
   return format === null
@@ -58,20 +58,29 @@ async function classifyHuge(handle: fsp.FileHandle, path: string, size: number, 
 
 export default async function validateTask(task: ValidateTask): Promise<TaskResult> {
   const started = Date.now();
-  let handle: fsp.FileHandle;
+  // Synchronous reads: they block only this worker thread (never the main one), and on cached files they are
+  // several times faster than FileHandle.readFile's chunked round trips through the libuv pool.
+  let fd: number;
   try {
-    handle = await fsp.open(task.path, 'r');
+    fd = openSync(task.path, 'r');
   } catch (err) {
     return { inputError: `cannot open (${(err as NodeJS.ErrnoException).code ?? String(err)})` };
   }
   let bytes: Buffer;
   try {
-    const st = await handle.stat();
+    const st = fstatSync(fd);
     if (!st.isFile()) return { inputError: 'not a regular file' };
-    if (st.size > task.maxFileBytes) return { facts: await classifyHuge(handle, task.path, st.size, task.maxFileBytes) };
-    bytes = await handle.readFile();
+    if (st.size > task.maxFileBytes) return { facts: await classifyHuge(fd, task.path, st.size, task.maxFileBytes) };
+    bytes = Buffer.allocUnsafe(st.size);
+    let off = 0;
+    while (off < st.size) {
+      const n = readSync(fd, bytes, off, st.size - off, off);
+      if (n === 0) break; // the file shrank while we read it: validate what is there
+      off += n;
+    }
+    bytes = bytes.subarray(0, off);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 
   const facts = initialFacts(bytes);
