@@ -5,7 +5,7 @@
  * (same formula on one image's counts).
  */
 import { exp, pow } from './exact-math.js';
-import { ngramCounts, order, words } from './ngrams.js';
+import { encodeCorpus, type EncodedCorpus } from './ngrams.js';
 
 const TINY = 1e-15;
 const SMALL = 1e-9;
@@ -17,42 +17,48 @@ export interface BleuResult {
   perImage: number[][];
 }
 
-export function bleu(refs: string[][], hyps: string[], n = 4): BleuResult {
+export function bleuEncoded({ table, refs, hyps }: EncodedCorpus, n = 4): BleuResult {
   const guess = new Array<number>(n).fill(0);
   const correct = new Array<number>(n).fill(0);
   let testTotal = 0;
   let refTotal = 0;
   const perImage: number[][] = Array.from({ length: n }, () => []);
+  const maxRef = new Int32Array(table.size);
   hyps.forEach((hyp, img) => {
-    const maxRef = new Map<string, number>();
-    const refLens: number[] = [];
+    const touched: number[] = [];
     for (const r of refs[img]!) {
-      const ws = words(r);
-      refLens.push(ws.length);
-      for (const [g, c] of ngramCounts(ws, n)) if (c > (maxRef.get(g) ?? 0)) maxRef.set(g, c);
+      r.grams.forEach((g, i) => {
+        if (maxRef[g] === 0) touched.push(g);
+        if (r.counts[i]! > maxRef[g]!) maxRef[g] = r.counts[i]!;
+      });
     }
-    const hw = words(hyp);
-    const testLen = hw.length;
-    let refLen = refLens[0]!;
-    for (const l of refLens) {
-      const d = Math.abs(l - testLen);
+    const testLen = hyp.words;
+    let refLen = refs[img]![0]!.words;
+    for (const r of refs[img]!) {
+      const d = Math.abs(r.words - testLen);
       const bd = Math.abs(refLen - testLen);
-      if (d < bd || (d === bd && l < refLen)) refLen = l;
+      if (d < bd || (d === bd && r.words < refLen)) refLen = r.words;
     }
-    const g = Array.from({ length: n }, (_, k) => Math.max(0, testLen - k));
     const c = new Array<number>(n).fill(0);
-    for (const [gram, cnt] of ngramCounts(hw, n)) c[order(gram) - 1] += Math.min(maxRef.get(gram) ?? 0, cnt);
+    hyp.grams.forEach((g, i) => {
+      c[table.order[g]! - 1] += Math.min(maxRef[g]!, hyp.counts[i]!);
+    });
+    for (const g of touched) maxRef[g] = 0;
     testTotal += testLen;
     refTotal += refLen;
     let b = 1;
     for (let k = 0; k < n; k++) {
-      guess[k] += g[k]!;
+      const g = Math.max(0, testLen - k);
+      guess[k] += g;
       correct[k] += c[k]!;
-      b *= (c[k]! + TINY) / (g[k]! + SMALL);
+      b *= (c[k]! + TINY) / (g + SMALL);
       perImage[k]!.push(pow(b, 1 / (k + 1)));
     }
     const ratio = (testLen + TINY) / (refLen + SMALL);
-    if (ratio < 1) for (let k = 0; k < n; k++) perImage[k]![img]! *= exp(1 - 1 / ratio);
+    if (ratio < 1) {
+      const bp = exp(1 - 1 / ratio);
+      for (let k = 0; k < n; k++) perImage[k]![img]! *= bp;
+    }
   });
   const score: number[] = [];
   let b = 1;
@@ -63,4 +69,9 @@ export function bleu(refs: string[][], hyps: string[], n = 4): BleuResult {
   const ratio = (testTotal + TINY) / (refTotal + SMALL);
   if (ratio < 1) for (let k = 0; k < n; k++) score[k]! *= exp(1 - 1 / ratio);
   return { score, perImage };
+}
+
+/** BLEU of tokenized captions: `refs[i]` are image i's references, `hyps[i]` its result. */
+export function bleu(refs: string[][], hyps: string[], n = 4): BleuResult {
+  return bleuEncoded(encodeCorpus(refs, hyps), n);
 }

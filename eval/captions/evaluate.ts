@@ -9,9 +9,10 @@
  */
 import { InputError } from '../../common/errors.js';
 import { describe, expectArray, expectObject, readJson } from '../io.js';
-import { bleu } from './bleu.js';
-import { ciderD } from './cider.js';
+import { bleuEncoded } from './bleu.js';
+import { ciderEncoded } from './cider.js';
 import { javaAvailable, meteorWithJar, ptbTokenizeWithJar, spiceWithJar } from './java-scorers.js';
+import { encodeCorpus } from './ngrams.js';
 import { ptbTokenizeLines, removePunctuation } from './ptb-tokenizer.js';
 import { rougeL } from './rouge.js';
 
@@ -118,9 +119,10 @@ export async function evaluateCaptions(set: CaptionSet, opts: CaptionEvalOptions
   for (const r of set.references) refs.push(tokRefsFlat.slice(k, (k += r.length)));
   const hyps = await tokenizeAll(set.results, opts.ptbJar, warnings, 'results');
 
-  const b = bleu(refs, hyps);
+  const encoded = encodeCorpus(refs, hyps);
+  const b = bleuEncoded(encoded);
   const r = rougeL(refs, hyps);
-  const c = ciderD(refs, hyps);
+  const c = ciderEncoded(encoded);
   const perImage: PerImageScores[] = set.imageIds.map((id, i) => ({
     image_id: id,
     Bleu_1: b.perImage[0]![i]!,

@@ -17,16 +17,25 @@ import { LongestMatchLexer, type Rule } from './longest-match.js';
 
 const NL_TOKEN = '*NL*';
 
-const test = (re: RegExp) => (c: number) => re.test(String.fromCharCode(c));
+/** A Unicode class test on UTF-16 code units, memoised per code unit (the lazy DFA asks the same ones often). */
+const test = (re: RegExp) => {
+  const memo = new Int8Array(65536); // 0 unknown, 1 no, 2 yes
+  return (c: number) => {
+    let m = memo[c]!;
+    if (m === 0) memo[c] = m = re.test(String.fromCharCode(c)) ? 2 : 1;
+    return m === 2;
+  };
+};
 // Java's Character.isLetter / isDigit / isUpperCase, as JFlex's [:letter:] [:digit:] [:uppercase:] classes.
 const isLetter = test(/\p{L}/u);
 const isDigit = test(/\p{Nd}/u);
 const isUpper = test(/\p{Lu}/u);
 // The tokenizer's own notion of a word character: letters plus combining marks, the soft hyphen and a few
 // modifier letters/symbols that Java 6 did not class as letters.
+const isMark = test(/\p{M}/u);
 const isWordLetter = (c: number) =>
   isLetter(c) ||
-  test(/\p{M}/u)(c) ||
+  isMark(c) ||
   c === 0xad ||
   (c >= 0x02c2 && c <= 0x02c5) ||
   (c >= 0x02d2 && c <= 0x02df) ||
