@@ -11,6 +11,8 @@ const program = new Command('vlkit')
   .description('Vision-language toolkit: validate images, write ViLT Arrow datasets, extract bottom-up features, train, evaluate')
   .version(pkg.version)
   .showHelpAfterError('(run with --help for usage and an example)')
+  // Root options (--version) only before the subcommand, so a subcommand may have its own --version flag.
+  .enablePositionalOptions()
   .exitOverride()
   .addHelpText('after', '\nExample:\n  $ vlkit demo            # validate the bundled images and write an Arrow dataset\n  $ vlkit validate --help\n');
 

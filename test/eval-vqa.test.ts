@@ -150,7 +150,7 @@ test('vqa CLI: --json prints exactly one JSON object; table by default; --out wr
   const parsed = JSON.parse(json.stdout) as { overall: number; perAnswerType: object };
   assert.equal(parsed.overall, 66);
   assert.deepEqual(JSON.parse(readFileSync(path.join(dir, 'm.json'), 'utf8')), parsed);
-  const old = await runCli([...args, '--version=2017', '--json']);
+  const old = await runCli([...args, '--version', '2017', '--json']);
   assert.equal((JSON.parse(old.stdout) as { overall: number }).overall, 42.84);
   const table = await runCli(args);
   assert.match(table.stdout, /^overall\s+66\.00$/m);
