@@ -16,6 +16,12 @@ const program = new Command('vlkit')
   .exitOverride()
   .addHelpText('after', '\nExample:\n  $ vlkit demo            # validate the bundled images and write an Arrow dataset\n  $ vlkit validate --help\n');
 
+// `vlkit … | head` closes the pipe early: that is the reader's choice, not an error worth a stack trace.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(EXIT_OK);
+  throw err;
+});
+
 for (const register of commands) register(program);
 
 try {

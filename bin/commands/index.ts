@@ -11,7 +11,8 @@ import { registerValidate } from './validate.js';
 import { registerArrow } from './arrow.js';
 import { registerDemo } from './demo.js';
 import { registerConvertDetector } from './convert-detector.js';
+import { registerTrain } from './train.js';
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [registerDemo, registerValidate, registerArrow, registerEval, registerSubmit, registerConvertDetector, registerExtract, registerFeatures];
+export const commands: Register[] = [registerDemo, registerValidate, registerArrow, registerEval, registerSubmit, registerConvertDetector, registerExtract, registerFeatures, registerTrain];
