@@ -4,7 +4,7 @@
  * one, never a half-written file under the final name.
  */
 import { randomBytes } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import { closeSync, openSync, promises as fsp, rmSync } from 'node:fs';
 import path from 'node:path';
 
 export function tmpPathFor(finalPath: string): string {
@@ -44,6 +44,27 @@ export async function writeFileAtomic(finalPath: string, data: string | Uint8Arr
     await commitTmp(tmp, finalPath);
   } catch (err) {
     await fsp.rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+/**
+ * Write a file atomically through a file descriptor, for writers that emit many parts (archives, tensor files)
+ * without concatenating them in memory first. `write` gets the temp file's descriptor.
+ */
+export async function writeFileAtomicWith(finalPath: string, write: (fd: number) => void | Promise<void>): Promise<void> {
+  await fsp.mkdir(path.dirname(finalPath), { recursive: true });
+  const tmp = tmpPathFor(finalPath);
+  const fd = openSync(tmp, 'w');
+  let open = true;
+  try {
+    await write(fd);
+    closeSync(fd);
+    open = false;
+    await commitTmp(tmp, finalPath);
+  } catch (err) {
+    if (open) closeSync(fd);
+    rmSync(tmp, { force: true });
     throw err;
   }
 }

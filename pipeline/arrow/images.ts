@@ -4,10 +4,10 @@
  * decisions happen while the dataset is planned, before anything is written, so a missing image never leaves a
  * half-made dataset behind; the counts feed the run summary.
  */
-import { createReadStream, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import path from 'node:path';
-import readline from 'node:readline';
 import { InputError } from '../../common/errors.js';
+import { readJsonLines } from '../../common/jsonl.js';
 
 export interface DropCounts {
   /** Rows dropped. */
@@ -22,27 +22,12 @@ export interface DropCounts {
  */
 export async function readBadImages(reportFile: string): Promise<Set<string>> {
   const bad = new Set<string>();
-  let lineNo = 0;
-  try {
-    const rl = readline.createInterface({ input: createReadStream(reportFile), crlfDelay: Infinity });
-    for await (const line of rl) {
-      lineNo++;
-      if (line.trim() === '') continue;
-      let rec: unknown;
-      try {
-        rec = JSON.parse(line);
-      } catch (err) {
-        throw new InputError(reportFile, `invalid JSON (${(err as Error).message})`, lineNo);
-      }
-      const r = rec as { path?: unknown; ok?: unknown };
-      if (typeof r !== 'object' || r === null || typeof r.path !== 'string' || typeof r.ok !== 'boolean') {
-        throw new InputError(reportFile, 'not a validate report line: needs "path" (string) and "ok" (boolean)', lineNo);
-      }
-      if (!r.ok) bad.add(path.resolve(r.path));
+  for await (const { value, line } of readJsonLines(reportFile)) {
+    const r = value as { path?: unknown; ok?: unknown };
+    if (typeof r !== 'object' || r === null || typeof r.path !== 'string' || typeof r.ok !== 'boolean') {
+      throw new InputError(reportFile, 'not a validate report line: needs "path" (string) and "ok" (boolean)', line);
     }
-  } catch (err) {
-    if (err instanceof InputError) throw err;
-    throw new InputError(reportFile, `cannot read (${(err as NodeJS.ErrnoException).code ?? err})`);
+    if (!r.ok) bad.add(path.resolve(r.path));
   }
   return bad;
 }

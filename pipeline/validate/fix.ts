@@ -11,7 +11,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { commitTmp, TMP_MARK, tmpPathFor } from '../../common/atomic.js';
+import { TMP_MARK, writeFileAtomic } from '../../common/atomic.js';
 
 export interface FixOptions {
   /** Output root; the image lands at `<dir>/<rel>`. */
@@ -48,13 +48,6 @@ export async function writeFixed(bytes: Uint8Array, rel: string, opts: FixOption
   await fsp.mkdir(path.dirname(out), { recursive: true });
   await sweepOnce(path.dirname(out));
   const { data } = await normalise(bytes, opts.jpegQuality);
-  const tmp = tmpPathFor(out);
-  try {
-    await fsp.writeFile(tmp, data);
-    await commitTmp(tmp, out);
-  } catch (err) {
-    await fsp.rm(tmp, { force: true });
-    throw err;
-  }
+  await writeFileAtomic(out, data);
   return out;
 }

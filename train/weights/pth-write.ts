@@ -5,10 +5,7 @@
  * own storage `archive/data/<i>`, STORED and 64-byte aligned like torch's writer. Written to a temp file, then
  * renamed into place.
  */
-import { closeSync, openSync, rmSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import path from 'node:path';
-import { commitTmp, tmpPathFor } from '../../common/atomic.js';
+import { writeFileAtomicWith } from '../../common/atomic.js';
 import { PickleWriter } from './pickle.js';
 import { bytesOf, checkTensor, contiguousStrides, numel, type DType, type Tensor } from './tensor.js';
 import { ZipWriter } from './zip.js';
@@ -47,25 +44,12 @@ export function pthPickle(tensors: readonly [string, Tensor][]): Uint8Array {
 export async function savePth(file: string, tensors: Map<string, Tensor> | Record<string, Tensor>): Promise<void> {
   const entries = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
   for (const [name, t] of entries) checkTensor(t, `${file}: tensor '${name}'`);
-  await mkdir(path.dirname(file), { recursive: true });
-  const tmp = tmpPathFor(file);
-  const fd = openSync(tmp, 'w');
-  try {
+  await writeFileAtomicWith(file, (fd) => {
     const zip = new ZipWriter(fd, file);
     zip.add(`${PREFIX}/data.pkl`, [pthPickle(entries)]);
     entries.forEach(([, t], i) => zip.add(`${PREFIX}/data/${i}`, [bytesOf(t.data)]));
     zip.add(`${PREFIX}/version`, [new TextEncoder().encode('3\n')]);
     zip.add(`${PREFIX}/byteorder`, [new TextEncoder().encode('little')]);
     zip.finish();
-    closeSync(fd);
-    await commitTmp(tmp, file);
-  } catch (err) {
-    try {
-      closeSync(fd);
-    } catch {
-      // already closed
-    }
-    rmSync(tmp, { force: true });
-    throw err;
-  }
+  });
 }

@@ -2,10 +2,8 @@
  * safetensors: u64 little-endian header length N, N bytes of JSON {name: {dtype, shape, data_offsets: [begin, end]},
  * "__metadata__": {str: str}}, then the packed little-endian tensor bytes (offsets relative to the end of the header).
  */
-import { closeSync, fstatSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import path from 'node:path';
-import { commitTmp, tmpPathFor } from '../../common/atomic.js';
+import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { writeFileAtomicWith } from '../../common/atomic.js';
 import { bytesOf, checkTensor, DTYPES, numel, toFloat32, type DType, type Tensor } from './tensor.js';
 
 const CODES: Record<DType, string> = {
@@ -87,23 +85,10 @@ export async function saveSafetensors(file: string, tensors: Map<string, Tensor>
   const headerBytes = new TextEncoder().encode(json);
   const len = new Uint8Array(8);
   new DataView(len.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
-  await mkdir(path.dirname(file), { recursive: true });
-  const tmp = tmpPathFor(file);
-  const fd = openSync(tmp, 'w');
-  try {
+  await writeFileAtomicWith(file, (fd) => {
     for (const part of [len, headerBytes, ...entries.map(([, t]) => bytesOf(t.data))]) {
       let done = 0;
       while (done < part.length) done += writeSync(fd, part, done, part.length - done);
     }
-    closeSync(fd);
-    await commitTmp(tmp, file);
-  } catch (err) {
-    try {
-      closeSync(fd);
-    } catch {
-      // already closed
-    }
-    rmSync(tmp, { force: true });
-    throw err;
-  }
+  });
 }

@@ -4,10 +4,9 @@
  * appearance of each pair. Train images are `images/train/<directory>/<pair>-img{0,1}.png`, the other splits'
  * `<split prefix of the pair>/<pair>-img{0,1}.png` under --root.
  */
-import { createReadStream } from 'node:fs';
 import path from 'node:path';
-import readline from 'node:readline';
 import { InputError } from '../../../common/errors.js';
+import { readJsonLines } from '../../../common/jsonl.js';
 import { field, isString, type Adapter, type AdapterContext, type PlannedRow } from '../plan.js';
 import type { Column } from '../writer.js';
 import { listOf } from '../writer.js';
@@ -32,28 +31,13 @@ const SPLIT_FILES: [string, string][] = [
 
 async function planSplit(ctx: AdapterContext, file: string): Promise<PlannedRow[]> {
   const pairs = new Map<string, { sentences: string[]; labels: string[]; directory: unknown; line: number }>();
-  let lineNo = 0;
-  try {
-    const rl = readline.createInterface({ input: createReadStream(file), crlfDelay: Infinity });
-    for await (const line of rl) {
-      lineNo++;
-      if (line.trim() === '') continue;
-      let rec: unknown;
-      try {
-        rec = JSON.parse(line);
-      } catch (err) {
-        throw new InputError(file, `invalid JSON (${(err as Error).message})`, lineNo);
-      }
-      const identifier = field(rec, 'identifier', isString, 'a string', file, lineNo);
-      const pair = identifier.split('-').slice(0, -1).join('-');
-      let e = pairs.get(pair);
-      if (!e) pairs.set(pair, (e = { sentences: [], labels: [], directory: (rec as { directory?: unknown }).directory, line: lineNo }));
-      e.sentences.push(field(rec, 'sentence', isString, 'a string', file, lineNo));
-      e.labels.push(field(rec, 'label', isString, 'a string ("True"/"False")', file, lineNo));
-    }
-  } catch (err) {
-    if (err instanceof InputError) throw err;
-    throw new InputError(file, `cannot read (${(err as NodeJS.ErrnoException).code ?? err})`);
+  for await (const { value: rec, line: lineNo } of readJsonLines(file)) {
+    const identifier = field(rec, 'identifier', isString, 'a string', file, lineNo);
+    const pair = identifier.split('-').slice(0, -1).join('-');
+    let e = pairs.get(pair);
+    if (!e) pairs.set(pair, (e = { sentences: [], labels: [], directory: (rec as { directory?: unknown }).directory, line: lineNo }));
+    e.sentences.push(field(rec, 'sentence', isString, 'a string', file, lineNo));
+    e.labels.push(field(rec, 'label', isString, 'a string ("True"/"False")', file, lineNo));
   }
   const rows: PlannedRow[] = [];
   for (const [pair, e] of pairs) {
