@@ -15,4 +15,4 @@ import { registerTrain } from './train.js';
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [registerDemo, registerValidate, registerArrow, registerEval, registerSubmit, registerConvertDetector, registerExtract, registerFeatures, registerTrain];
+export const commands: Register[] = [registerDemo, registerValidate, registerArrow, registerExtract, registerFeatures, registerConvertDetector, registerTrain, registerEval, registerSubmit];
