@@ -37,4 +37,6 @@ export interface Trainer {
 }
 
 /** Family name → loader. One line per family. */
-export const TRAINERS: Record<string, () => Promise<Trainer>> = {};
+export const TRAINERS: Record<string, () => Promise<Trainer>> = {
+  lxmert: async () => (await import('./lxmert/index.js')).lxmertTrainer,
+};

@@ -1,0 +1,67 @@
+/**
+ * PyTorch weights in and out of an LxmertModel, by parameter name.
+ *
+ * Accepted sources: LXMERT's fine-tuned `BEST.pth` / `LAST.pth` (`lxrt_encoder.model.bert.…`, `logit_fc.…`),
+ * its pretrained `model_LXRT.pth` (`module.bert.…` plus pretraining heads, which are ignored), and BERT-base state
+ * dicts (`bert.…`, old files with LayerNorm `gamma`/`beta`). `module.` (DataParallel) is stripped and `bert.…`
+ * is placed under the encoder, which is what LXMERT's own loaders do. Linear weights are transposed between
+ * PyTorch's [out, in] and our [in, out] by `Params`.
+ */
+import { readStateDict, savePth, toFloat32, type Tensor } from '../weights/index.js';
+import { ENCODER_PREFIX, type LxmertModel } from './model.js';
+
+export interface LoadReport {
+  loaded: number;
+  /** Model parameters the file did not provide (they keep their initialisation). */
+  missing: string[];
+  /** File entries the model has no parameter for (pretraining heads, BERT layers beyond l_layers, …). */
+  unexpected: string[];
+}
+
+/** The model-side name of a state-dict key. */
+export function modelName(key: string): string {
+  let k = key.startsWith('module.') ? key.slice('module.'.length) : key;
+  k = k.replace(/\.gamma$/, '.weight').replace(/\.beta$/, '.bias');
+  if (k.startsWith('bert.')) k = `lxrt_encoder.model.${k}`;
+  return k;
+}
+
+/**
+ * Load `file` into `model`. `require`: 'all' (a fine-tuned model of this task), 'encoder' (pretrained LXMERT or
+ * BERT: every encoder parameter the file has must fit; the head stays initialised).
+ */
+export function loadPth(model: LxmertModel, file: string, require: 'all' | 'encoder'): LoadReport {
+  const dict = readStateDict(file);
+  const params = model.params;
+  const report: LoadReport = { loaded: 0, missing: [], unexpected: [] };
+  const seen = new Set<string>();
+  for (const [key, t] of dict) {
+    const name = modelName(key);
+    if (!(name in params.vars)) {
+      report.unexpected.push(key);
+      continue;
+    }
+    const f = toFloat32(t);
+    if (!(f.data instanceof Float32Array)) throw new Error(`${file}: '${key}' has dtype ${t.dtype}; expected a floating-point tensor`);
+    params.fromTorch(name, { shape: f.shape, data: f.data }, file);
+    seen.add(name);
+    report.loaded++;
+  }
+  report.missing = Object.keys(params.vars).filter((n) => !seen.has(n));
+  const mustHave = require === 'all' ? report.missing : report.missing.filter((n) => n.startsWith(`${ENCODER_PREFIX}.embeddings`));
+  if (report.loaded === 0) throw new Error(`${file}: no entry matches a parameter of the model (first keys: ${[...dict.keys()].slice(0, 5).join(', ')})`);
+  if (mustHave.length > 0) {
+    throw new Error(`${file}: lacks ${mustHave.length} parameter(s) of the model, e.g. ${mustHave.slice(0, 5).join(', ')}`);
+  }
+  return report;
+}
+
+/** Write the model as a PyTorch state dict with LXMERT's fine-tuned names (loads with `model.load_state_dict`). */
+export async function savePthFrom(model: LxmertModel, file: string): Promise<void> {
+  const out = new Map<string, Tensor>();
+  for (const name of Object.keys(model.params.vars)) {
+    const t = model.params.toTorch(name);
+    out.set(name, { dtype: 'float32', shape: t.shape, data: t.data });
+  }
+  await savePth(file, out);
+}

@@ -1,0 +1,48 @@
+/**
+ * The pre-norm Vision Transformer block of timm's `VisionTransformer`, which ViLT and VLC use as their joint
+ * encoder, with timm's parameter names: `norm1`, `attn.qkv` (one fused [D, 3D] projection), `attn.proj`, `norm2`,
+ * `mlp.fc1`, `mlp.fc2`. x ← x + proj(attention(norm1(x))); x ← x + fc2(gelu(fc1(norm2(x)))).
+ *
+ * It is a separate class from BERT's `MultiHeadAttention` (attention.ts) because the parameters differ (fused qkv,
+ * pre-norm, no output LayerNorm); the masking convention (`additiveMask`), Linear, LayerNorm, GELU and dropout are
+ * the shared ones. LayerNorm eps is timm's/ViLT's 1e-6. timm's attention dropout is 0 in ViLT/VLC and is not applied.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { dropout, gelu, LayerNorm, Linear, type Mode } from './layers.js';
+import type { Params } from './params.js';
+
+export class VitBlock {
+  readonly norm1: LayerNorm;
+  readonly qkv: Linear;
+  readonly proj: Linear;
+  readonly norm2: LayerNorm;
+  readonly fc1: Linear;
+  readonly fc2: Linear;
+  readonly headDim: number;
+
+  constructor(p: Params, name: string, readonly hidden: number, readonly heads: number, mlpHidden: number, eps = 1e-6) {
+    if (hidden % heads !== 0) throw new Error(`hidden size ${hidden} is not a multiple of the number of heads ${heads}`);
+    this.headDim = hidden / heads;
+    this.norm1 = new LayerNorm(p, `${name}.norm1`, hidden, eps);
+    this.qkv = new Linear(p, `${name}.attn.qkv`, hidden, 3 * hidden);
+    this.proj = new Linear(p, `${name}.attn.proj`, hidden, hidden);
+    this.norm2 = new LayerNorm(p, `${name}.norm2`, hidden, eps);
+    this.fc1 = new Linear(p, `${name}.mlp.fc1`, hidden, mlpHidden);
+    this.fc2 = new Linear(p, `${name}.mlp.fc2`, mlpHidden, hidden);
+  }
+
+  /** x [B, T, D]; mask additive [B, 1, 1, T] (see additiveMask) or null → [B, T, D]. */
+  forward(x: tf.Tensor3D, mask: tf.Tensor4D | null, mode: Mode): tf.Tensor3D {
+    return tf.tidy(() => {
+      const [b, t, d] = x.shape;
+      const qkv = this.qkv.forward(this.norm1.forward(x)).reshape([b, t, 3, this.heads, this.headDim]).transpose([2, 0, 3, 1, 4]);
+      const [q, k, v] = tf.unstack(qkv, 0) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+      let scores = tf.matMul(q, k, false, true).mul(1 / Math.sqrt(this.headDim));
+      if (mask) scores = scores.add(mask);
+      const ctx = tf.matMul(tf.softmax(scores, -1) as tf.Tensor4D, v).transpose([0, 2, 1, 3]).reshape([b, t, d]);
+      const h = x.add(dropout(this.proj.forward(ctx), mode));
+      const m = this.fc2.forward(dropout(gelu(this.fc1.forward(this.norm2.forward(h))), mode));
+      return h.add(dropout(m, mode)) as tf.Tensor3D;
+    });
+  }
+}
