@@ -39,4 +39,5 @@ export interface Trainer {
 /** Family name → loader. One line per family. */
 export const TRAINERS: Record<string, () => Promise<Trainer>> = {
   lxmert: async () => (await import('./lxmert/index.js')).lxmertTrainer,
+  vilt: async () => (await import('./vilt/index.js')).viltTrainer,
 };

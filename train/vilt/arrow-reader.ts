@@ -170,19 +170,29 @@ export class ArrowRowFile {
     return col[row];
   }
 
-  /** The bytes of binary `column` at `row`, read from disk. */
-  async binary(column: string, row: number): Promise<Buffer> {
+  /** Where the bytes of binary `column` at `row` lie in the file (a data-loading worker reads them itself). */
+  range(column: string, row: number): { position: number; length: number } {
     if (!this.binaryColumns.includes(column)) throw new InputError(this.file, `has no binary column '${column}'`);
     if (!(row >= 0 && row < this.rows)) throw new RangeError(`${this.file}: row ${row} out of range (${this.rows} rows)`);
-    let b = this.batches.length - 1;
-    while (this.batchStart[b]! > row) b--;
-    const r = row - this.batchStart[b]!;
-    const { dataStart, offsets } = this.batches[b]!.binary.get(column)!;
-    const start = offsets[r]!;
-    const len = offsets[r + 1]! - start;
-    const buf = Buffer.alloc(len);
-    const { bytesRead } = await this.fh.read(buf, 0, len, dataStart + start);
-    if (bytesRead !== len) throw new InputError(this.file, `truncated image at row ${row}`);
+    // Binary search for the batch holding `row`.
+    let lo = 0;
+    let hi = this.batches.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.batchStart[mid]! <= row) lo = mid;
+      else hi = mid - 1;
+    }
+    const r = row - this.batchStart[lo]!;
+    const { dataStart, offsets } = this.batches[lo]!.binary.get(column)!;
+    return { position: dataStart + offsets[r]!, length: offsets[r + 1]! - offsets[r]! };
+  }
+
+  /** The bytes of binary `column` at `row`, read from disk. */
+  async binary(column: string, row: number): Promise<Buffer> {
+    const { position, length } = this.range(column, row);
+    const buf = Buffer.alloc(length);
+    const { bytesRead } = await this.fh.read(buf, 0, length, position);
+    if (bytesRead !== length) throw new InputError(this.file, `truncated image at row ${row}`);
     return buf;
   }
 

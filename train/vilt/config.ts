@@ -1,0 +1,128 @@
+/**
+ * The ViLT/VLC run configuration (configs/vilt/*.yaml) read into typed settings. Keys follow ViLT's config.py
+ * where one exists (`per_gpu_batchsize`, `batch_size`, `load_path`, `whole_word_masking`, `mae_weight`,
+ * `draw_false_text`, `max_text_len`, `image_size`, `patch_size`, `hidden_size`, …).
+ *
+ * Batch: ViLT accumulates `batch_size / per_gpu_batchsize` micro-batches per update; here that becomes the
+ * engine's `train.batch_size` (= per_gpu_batchsize) and `train.accumulate`, written back into the resolved config.
+ */
+import { getPath, mergeConfig, type ConfigTree } from '../../common/config.js';
+import { UsageError } from '../../common/errors.js';
+import { TRAIN_DEFAULTS } from '../engine/index.js';
+import type { TransformSpec } from './transforms.js';
+
+export const TASKS = ['mlm_itm', 'mlm_itm_mae', 'vqa', 'nlvr2', 'irtr'] as const;
+export type Task = (typeof TASKS)[number];
+
+export interface ViltSettings {
+  task: Task;
+  loadPath: string;
+  root: string;
+  datasets: string[];
+  imageSize: number;
+  patch: number;
+  transform: 'pixelbert' | 'mae';
+  randaug: boolean;
+  mean: [number, number, number];
+  std: [number, number, number];
+  workers: number;
+  prefetch: number;
+  evalMax: number;
+  evalBatch: number;
+  maxTextLen: number;
+  hidden: number;
+  heads: number;
+  layers: number;
+  mlpRatio: number;
+  vocab: number;
+  dropRate: number;
+  wholeWord: boolean;
+  mlmProb: number;
+  maeWeight: number;
+  maeRatio: number;
+  maeDecoder: { hidden: number; layers: number; heads: number };
+  drawFalseText: number;
+}
+
+function get(tree: ConfigTree, key: string): unknown {
+  const v = getPath(tree, key);
+  if (v === undefined) throw new UsageError(`the vilt configuration lacks '${key}'`);
+  return v;
+}
+const num = (t: ConfigTree, k: string, ok: (v: number) => boolean = Number.isFinite): number => {
+  const v = get(t, k);
+  if (typeof v !== 'number' || !ok(v)) throw new UsageError(`config '${k}' has an invalid value ${JSON.stringify(v)}`);
+  return v;
+};
+const int1 = (v: number) => Number.isInteger(v) && v >= 1;
+const str = (t: ConfigTree, k: string): string => {
+  const v = get(t, k);
+  if (typeof v !== 'string') throw new UsageError(`config '${k}' must be a string (got ${JSON.stringify(v)})`);
+  return v;
+};
+const triple = (t: ConfigTree, k: string): [number, number, number] => {
+  const v = get(t, k);
+  if (!Array.isArray(v) || v.length !== 3 || v.some((x) => typeof x !== 'number')) throw new UsageError(`config '${k}' must be three numbers`);
+  return v as [number, number, number];
+};
+
+/** Engine defaults under the file's values, then the batch mapping; returns the tree the run will record. */
+export function resolveTree(config: ConfigTree): ConfigTree {
+  const tree = mergeConfig(structuredClone(TRAIN_DEFAULTS), config);
+  const per = num(tree, 'per_gpu_batchsize', int1);
+  const total = num(tree, 'batch_size', int1);
+  if (total % per !== 0) throw new UsageError(`batch_size ${total} must be a multiple of per_gpu_batchsize ${per}`);
+  const train = tree.train as ConfigTree;
+  train.batch_size = per;
+  train.accumulate = total / per;
+  return tree;
+}
+
+export function settingsFrom(tree: ConfigTree): ViltSettings {
+  const task = str(tree, 'task') as Task;
+  if (!TASKS.includes(task)) throw new UsageError(`config 'task' must be one of ${TASKS.join(', ')} (got '${task}')`);
+  const datasets = get(tree, 'data.datasets');
+  if (!Array.isArray(datasets) || datasets.length === 0 || datasets.some((d) => typeof d !== 'string')) throw new UsageError("config 'data.datasets' must be a list of dataset names");
+  const transform = str(tree, 'data.transform');
+  const m = /^(pixelbert|mae)(_randaug)?$/.exec(transform);
+  if (!m) throw new UsageError(`config 'data.transform' must be pixelbert, pixelbert_randaug, mae or mae_randaug (got '${transform}')`);
+  const root = str(tree, 'data.root');
+  if (root === '') throw new UsageError('data.root=ARROW_DIR is required (the folder `vlkit arrow` wrote)');
+  return {
+    task,
+    loadPath: str(tree, 'load_path'),
+    root,
+    datasets: datasets as string[],
+    imageSize: num(tree, 'data.image_size', int1),
+    patch: num(tree, 'model.patch_size', int1),
+    transform: m[1] as 'pixelbert' | 'mae',
+    randaug: m[2] !== undefined,
+    mean: triple(tree, 'data.image_mean'),
+    std: triple(tree, 'data.image_std'),
+    workers: num(tree, 'data.num_workers', int1),
+    prefetch: num(tree, 'data.prefetch', int1),
+    evalMax: num(tree, 'data.eval_max', (v) => Number.isInteger(v) && v >= 0),
+    evalBatch: num(tree, 'data.eval_batch_size', int1),
+    maxTextLen: num(tree, 'model.max_text_len', (v) => Number.isInteger(v) && v >= 3),
+    hidden: num(tree, 'model.hidden_size', int1),
+    heads: num(tree, 'model.num_heads', int1),
+    layers: num(tree, 'model.num_layers', int1),
+    mlpRatio: num(tree, 'model.mlp_ratio', int1),
+    vocab: num(tree, 'model.vocab_size', int1),
+    dropRate: num(tree, 'model.drop_rate', (v) => v >= 0 && v < 1),
+    wholeWord: get(tree, 'whole_word_masking') === true,
+    mlmProb: num(tree, 'mlm_prob', (v) => v > 0 && v < 1),
+    maeWeight: num(tree, 'mae_weight', (v) => v >= 0),
+    maeRatio: num(tree, 'mae_mask_ratio', (v) => v > 0 && v < 1),
+    maeDecoder: {
+      hidden: num(tree, 'model.mae_decoder.hidden_size', int1),
+      layers: num(tree, 'model.mae_decoder.num_layers', int1),
+      heads: num(tree, 'model.mae_decoder.num_heads', int1),
+    },
+    drawFalseText: num(tree, 'draw_false_text', (v) => Number.isInteger(v) && v >= 0),
+  };
+}
+
+export function transformSpec(s: ViltSettings, train: boolean): TransformSpec {
+  return { kind: s.transform, size: s.imageSize, patch: s.patch, train, randaug: s.randaug, mean: s.mean, std: s.std };
+}
