@@ -3,7 +3,7 @@
  *
  * Accepted sources: LXMERT's fine-tuned `BEST.pth` / `LAST.pth` (`lxrt_encoder.model.bert.…`, `logit_fc.…`),
  * its pretrained `model_LXRT.pth` (`module.bert.…` plus pretraining heads, which are ignored), and BERT-base state
- * dicts (`bert.…`, old files with LayerNorm `gamma`/`beta`). `module.` (DataParallel) is stripped and `bert.…`
+ * dicts (`bert.…`, old files with LayerNorm `gamma`/`beta`). `module.` (DataParallel, wherever it sits) is dropped and `bert.…`
  * is placed under the encoder, which is what LXMERT's own loaders do. Linear weights are transposed between
  * PyTorch's [out, in] and our [in, out] by `Params`.
  */
@@ -20,7 +20,9 @@ export interface LoadReport {
 
 /** The model-side name of a state-dict key. */
 export function modelName(key: string): string {
-  let k = key.startsWith('module.') ? key.slice('module.'.length) : key;
+  // DataParallel's `module.` may sit at the front (pretraining) or inside (`lxrt_encoder.model.module.bert` when
+  // LXMERT fine-tunes with --multiGPU).
+  let k = key.replace(/(^|\.)module\./g, '$1');
   k = k.replace(/\.gamma$/, '.weight').replace(/\.beta$/, '.bias');
   if (k.startsWith('bert.')) k = `lxrt_encoder.model.${k}`;
   return k;

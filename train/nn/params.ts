@@ -20,11 +20,15 @@ export interface TorchTensor {
   data: Float32Array;
 }
 
+/** tfjs variable names must be unique per process: every Params gets its own number. */
+let instances = 0;
+
 export class Params {
   readonly vars: Record<string, tf.Variable> = {};
   /** Names of Linear weights, stored [in, out] here and [out, in] in PyTorch. */
   readonly transposed = new Set<string>();
   private readonly rng: Rng;
+  private readonly instance = instances++;
 
   constructor(
     seed: number,
@@ -35,7 +39,7 @@ export class Params {
 
   private add(name: string, values: Float32Array, shape: number[]): tf.Variable {
     if (name in this.vars) throw new Error(`parameter '${name}' defined twice`);
-    const v = tf.variable(tf.tensor(values, shape, 'float32'), true, `${name}#${Object.keys(this.vars).length}`);
+    const v = tf.variable(tf.tensor(values, shape, 'float32'), true, `${name}#${this.instance}`);
     this.vars[name] = v;
     return v;
   }
