@@ -21,6 +21,17 @@ import type { TransformTask } from './transform-worker.js';
 
 export type Split = 'train' | 'val' | 'test';
 
+export type TransformPool = Piscina<TransformTask, ImagePatches>;
+
+/** The decoding workers; one pool serves a run's training and validation data (destroy it at the end). */
+export function transformPool(workers: number): TransformPool {
+  return new Piscina<TransformTask, ImagePatches>({
+    filename: new URL('./transform-worker.js', import.meta.url).href,
+    minThreads: workers,
+    maxThreads: workers,
+  });
+}
+
 /** ViLT's datamodules: dataset name → file-name patterns (`*` = shard number) per split. */
 export const DATASET_FILES: Record<string, Record<Split, string[]>> = {
   coco: { train: ['coco_caption_karpathy_train', 'coco_caption_karpathy_restval'], val: ['coco_caption_karpathy_val'], test: ['coco_caption_karpathy_test'] },
@@ -118,7 +129,7 @@ export class ViltData implements BatchSource<ViltBatch> {
     readonly opts: DataOptions,
     readonly files: ArrowRowFile[],
     readonly examples: Example[],
-    private readonly pool: Piscina<TransformTask, ImagePatches>,
+    private readonly pool: TransformPool,
     private readonly tok: BertTokenizer,
     kind: Kind,
   ) {
@@ -126,7 +137,7 @@ export class ViltData implements BatchSource<ViltBatch> {
     this.batchesPerEpoch = Math.floor(examples.length / opts.batchSize);
   }
 
-  static async open(opts: DataOptions): Promise<ViltData> {
+  static async open(opts: DataOptions, pool?: TransformPool): Promise<ViltData> {
     const kinds = new Set(opts.datasets.map((d) => KIND[d]));
     if (kinds.size !== 1) throw new UsageError(`data.datasets mixes kinds of data (${[...kinds].join(', ')}): ${opts.datasets.join(', ')}`);
     const kind = [...kinds][0]!;
@@ -144,17 +155,11 @@ export class ViltData implements BatchSource<ViltBatch> {
       }
     }
     if (examples.length === 0) throw new InputError(opts.root, `no examples for the ${opts.split} split of ${opts.datasets.join(', ')}`);
-    const pool = new Piscina<TransformTask, ImagePatches>({
-      filename: new URL('./transform-worker.js', import.meta.url).href,
-      minThreads: opts.workers,
-      maxThreads: opts.workers,
-      atomics: 'disabled',
-    });
-    return new ViltData(opts, files, examples, pool, BertTokenizer.uncased(), kind);
+    return new ViltData(opts, files, examples, pool ?? transformPool(opts.workers), BertTokenizer.uncased(), kind);
   }
 
+  /** Close the Arrow files; the pool belongs to whoever made it (see transformPool). */
   async close(): Promise<void> {
-    await this.pool.destroy();
     for (const f of this.files) await f.close();
   }
 

@@ -19,7 +19,7 @@ import type { TorchTensor } from '../nn/index.js';
 import { readStateDict, toFloat32 } from '../weights/index.js';
 import type { PredictRunOptions, Trainer, TrainRunOptions } from '../trainers.js';
 import { resolveTree, settingsFrom, transformSpec, type ViltSettings } from './config.js';
-import { datasetFiles, ViltData, type Split } from './data.js';
+import { datasetFiles, transformPool, ViltData, type Split, type TransformPool } from './data.js';
 import { interpWeights, ViltModel } from './model.js';
 import { input, retrieval, ViltTask } from './task.js';
 
@@ -154,7 +154,7 @@ export async function loadWeights(loadPath: string, model: ViltModel, log: Logge
   });
 }
 
-function dataFor(s: ViltSettings, split: Split, batchSize: number, seed: number, train: boolean): Promise<ViltData> {
+function dataFor(s: ViltSettings, split: Split, batchSize: number, seed: number, train: boolean, pool: TransformPool): Promise<ViltData> {
   const pretrain = s.task === 'mlm_itm' || s.task === 'mlm_itm_mae';
   return ViltData.open({
     root: s.root,
@@ -176,7 +176,7 @@ function dataFor(s: ViltSettings, split: Split, batchSize: number, seed: number,
     workers: s.workers,
     prefetch: s.prefetch,
     seed,
-  });
+  }, pool);
 }
 
 function hasSplit(s: ViltSettings, split: Split): boolean {
@@ -203,9 +203,10 @@ export const viltTrainer: Trainer = {
     await selectBackend({ force: cfg.backend, log: (l) => log.info(l) });
     const model = buildModel(s, cfg.seed);
     if (s.loadPath) await loadWeights(s.loadPath, model, log);
-    const data = await dataFor(s, 'train', cfg.batchSize, cfg.seed, true);
+    const pool = transformPool(s.workers);
+    const data = await dataFor(s, 'train', cfg.batchSize, cfg.seed, true, pool);
     const task = taskFor(s, model);
-    if (hasSplit(s, 'val')) task.valid = await dataFor(s, 'val', s.evalBatch, cfg.seed, false);
+    if (hasSplit(s, 'val')) task.valid = await dataFor(s, 'val', s.evalBatch, cfg.seed, false, pool);
     log.info(`vilt ${s.task}: ${data.examples.length} training examples, ${Object.keys(model.params()).length} tensors, ${data.batchesPerEpoch} micro-batches per epoch`);
     try {
       const result = await train({ model: task, data, config: cfg, dir: opts.serializationDir, resume: opts.resume, configTree: tree, log: (m, f) => log.info(m, f) });
@@ -213,6 +214,7 @@ export const viltTrainer: Trainer = {
     } finally {
       await data.close();
       await task.valid?.close();
+      await pool.destroy();
       model.dispose();
     }
     return 0;
@@ -234,7 +236,8 @@ export const viltTrainer: Trainer = {
     }
     await loadWeights(ckDir, model, log);
     const split: Split = hasSplit(s, 'test') ? 'test' : 'val';
-    const data = await dataFor(s, split, s.evalBatch, cfg.seed, false);
+    const pool = transformPool(s.workers);
+    const data = await dataFor(s, split, s.evalBatch, cfg.seed, false, pool);
     try {
       if (s.task === 'vqa' || s.task === 'nlvr2') {
         const preds: { id: string; label: number }[] = [];
@@ -276,6 +279,7 @@ export const viltTrainer: Trainer = {
       return 0;
     } finally {
       await data.close();
+      await pool.destroy();
       model.dispose();
     }
   },

@@ -154,7 +154,9 @@ export class ViltTask implements TrainableModel<ViltBatch> {
   }
 
   loss(batch: ViltBatch, ctx: StepContext): { loss: tf.Scalar; metrics?: Record<string, tf.Scalar> } {
-    const { loss, ...metrics } = this.losses(batch, { dropout: this.dropRate, rng: ctx.rng });
+    const { loss, ...named } = this.losses(batch, { dropout: this.dropRate, rng: ctx.rng });
+    // The loop disposes the loss before reading metrics: a metric that is the loss itself needs its own tensor.
+    const metrics = Object.fromEntries(Object.entries(named).map(([k, v]) => [k, v === loss ? v.clone() : v]));
     metrics.data_wait_ms = tf.scalar(batch.waitMs);
     return { loss: loss!, metrics };
   }
