@@ -72,11 +72,17 @@ export function sizes(tree: ConfigTree): LxmertSizes & { dropout: number; seqLen
     maxPositions: int(tree, 'model.max_positions', 1),
     typeVocab: int(tree, 'model.type_vocab', 1),
     featDim: int(tree, 'model.feat_dim', 1),
-    posDim: int(tree, 'model.pos_dim', 4),
+    posDim: posDim(tree),
     dropout,
     seqLen: int(tree, 'model.max_seq_length', 3),
     maxBoxes: int(tree, 'model.max_boxes', 1),
   };
+}
+
+/** Boxes are x1 y1 x2 y2 (LXMERT's visual_pos_dim 4); the data path produces exactly four values. */
+function posDim(tree: ConfigTree): number {
+  if (getPath(tree, 'model.pos_dim') !== 4) throw new UsageError(`config 'model.pos_dim' must be 4 (x1 y1 x2 y2), got ${JSON.stringify(getPath(tree, 'model.pos_dim'))}`);
+  return 4;
 }
 
 export function evalBatchSize(tree: ConfigTree): number {
