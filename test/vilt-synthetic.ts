@@ -137,3 +137,35 @@ export async function buildSynthetic(root: string, nTrain: number, nVal: number,
   await writeArrowDataset({ dataset: 'vqav2', root: raw, out: arrow, batchBytes: 64 * 1024 });
   return { arrow, ...sets };
 }
+
+/**
+ * NLVR2 layout (json lines + image pairs) written by `writeArrowDataset('nlvr2')`: each pair holds two shapes and
+ * one sentence "the left image has a <colour> shape", True when image_0 has that colour.
+ */
+export async function buildNlvr2Synthetic(root: string, counts: { train: number; dev: number; test1: number }, seed = 11): Promise<string> {
+  const rand = gen(seed);
+  const raw = path.join(root, 'raw');
+  const colors = Object.keys(COLORS) as Color[];
+  for (const split of ['train', 'dev', 'test1'] as const) {
+    const lines: string[] = [];
+    for (let i = 0; i < counts[split]; i++) {
+      const pair = `${split}-${i}-0`;
+      const ims = images(2, rand);
+      const dir = split === 'train' ? path.join(raw, 'images/train', String(i % 2)) : path.join(raw, split);
+      mkdirSync(dir, { recursive: true });
+      for (let k = 0; k < 2; k++) writeFileSync(path.join(dir, `${pair}-img${k}.png`), await drawImage(ims[k]!, rand));
+      const asked = rand() < 0.5 ? ims[0]!.color : pick(colors, rand);
+      lines.push(JSON.stringify({ identifier: `${pair}-0`, directory: i % 2, sentence: `the left image has a ${asked} shape`, label: asked === ims[0]!.color ? 'True' : 'False' }));
+    }
+    mkdirSync(path.join(raw, 'nlvr2/data/balanced'), { recursive: true });
+    mkdirSync(path.join(raw, 'nlvr2/data/unbalanced'), { recursive: true });
+    writeFileSync(path.join(raw, `nlvr2/data/${split}.json`), lines.join('\n') + '\n');
+    if (split !== 'train') {
+      writeFileSync(path.join(raw, `nlvr2/data/balanced/balanced_${split}.json`), '');
+      writeFileSync(path.join(raw, `nlvr2/data/unbalanced/unbalanced_${split}.json`), '');
+    }
+  }
+  const arrow = path.join(root, 'arrow');
+  await writeArrowDataset({ dataset: 'nlvr2', root: raw, out: arrow, batchBytes: 64 * 1024 });
+  return arrow;
+}
