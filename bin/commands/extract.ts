@@ -4,11 +4,14 @@ import { applyOverride, loadConfig, mergeConfig, requireNumber, writeResolvedCon
 import { EXIT_OK, EXIT_PROBLEMS, UsageError } from '../../common/errors.js';
 import { Logger, resolveLogFormat } from '../../common/progress.js';
 import type { DetectorNames } from '../../features/contract.js';
-import { defaultWorkers, extractFeatures } from '../../features/extract.js';
+import { defaultWorkers, extractFeatures, type ExtractOptions } from '../../features/extract.js';
 import { parseShard, type IdFrom } from '../../features/inputs.js';
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../../features/session.js';
 import { action, intFlag, numberFlag, splitOverrides, subcommand, withRunOptions } from '../cli.js';
 import type { Register } from './index.js';
+import { runSharded, shardCount, shardingRequested, type ShardFlags } from '../../pipeline/shards/index.js';
+import { planExtract } from '../../pipeline/shards/extract.js';
+import { withShardOptions } from './shard-options.js';
 
 const DEFAULTS: ConfigTree = {
   model: null,
@@ -27,7 +30,7 @@ const DEFAULTS: ConfigTree = {
   names: { image: 'image', im_info: 'im_info', rois_in: 'rois_in', rois: 'rois', cls_prob: 'cls_prob', attr_prob: 'attr_prob', pool5_flat: 'pool5_flat' },
 };
 
-interface Flags {
+interface Flags extends ShardFlags {
   model?: string;
   images?: string[];
   out?: string;
@@ -94,7 +97,7 @@ export const registerExtract: Register = (program: Command) => {
     .option('--cls-prob-output <name>', "name of the class probabilities output (default 'cls_prob')")
     .option('--attr-prob-output <name>', "name of the attribute probabilities output (default 'attr_prob')")
     .option('--features-output <name>', "name of the region features output (default 'pool5_flat')");
-  withRunOptions(cmd).action(
+  withShardOptions(withRunOptions(cmd)).action(
     action('extract', async (args: string[], flags: Flags) => {
       const { positional, overrides } = splitOverrides(args);
       if (positional.length > 0) throw new UsageError(`unexpected argument '${positional[0]}' (images go in --images)`);
@@ -157,24 +160,28 @@ export const registerExtract: Register = (program: Command) => {
       const out = str(tree, 'out');
       const logFormat = resolveLogFormat(flags.logFormat);
       const logger = new Logger(logFormat);
-      const summary = await extractFeatures(
-        {
-          model: str(tree, 'model'),
-          images: images as string[],
-          out,
-          select: { confThresh: requireNumber(tree, 'conf_thresh'), minBoxes, maxBoxes },
-          ep: ep as ExecutionProvider,
-          batch: int(tree, 'batch', 1),
-          workers: tree.workers === null ? defaultWorkers() : int(tree, 'workers', 1),
-          prefetch: tree.prefetch === null ? undefined : int(tree, 'prefetch', 1),
-          shard: tree.shard === null ? undefined : parseShard(String(tree.shard)),
-          idFrom: idFrom as IdFrom,
-          names: detectorNames,
-          boxesFrom: typeof tree.boxes_from === 'string' ? tree.boxes_from : undefined,
-          logFormat,
-        },
-        logger,
-      );
+      const extractOptions: ExtractOptions = {
+        model: str(tree, 'model'),
+        images: images as string[],
+        out,
+        select: { confThresh: requireNumber(tree, 'conf_thresh'), minBoxes, maxBoxes },
+        ep: ep as ExecutionProvider,
+        batch: int(tree, 'batch', 1),
+        workers: tree.workers === null ? defaultWorkers() : int(tree, 'workers', 1),
+        prefetch: tree.prefetch === null ? undefined : int(tree, 'prefetch', 1),
+        shard: tree.shard === null ? undefined : parseShard(String(tree.shard)),
+        idFrom: idFrom as IdFrom,
+        names: detectorNames,
+        boxesFrom: typeof tree.boxes_from === 'string' ? tree.boxes_from : undefined,
+        logFormat,
+      };
+      // --shards / --shard-index / --queue: the same options, run under the shard contract (pipeline/shards).
+      if (shardingRequested(flags)) {
+        await writeResolvedConfig(`${out}.config.yaml`, tree);
+        const print = (s: unknown) => process.stdout.write(JSON.stringify(s) + '\n');
+        return runSharded(await planExtract(extractOptions, shardCount(flags)), out, flags, print);
+      }
+      const summary = await extractFeatures(extractOptions, logger);
       await writeResolvedConfig(`${out}.config.yaml`, tree);
       const busy = summary.wallS > 0 ? summary.sessionBusyS / summary.wallS : 0;
       process.stdout.write(

@@ -12,7 +12,9 @@ import { registerArrow } from './arrow.js';
 import { registerDemo } from './demo.js';
 import { registerConvertDetector } from './convert-detector.js';
 import { registerTrain } from './train.js';
+import { registerQueue } from './queue.js';
+import { registerMerge } from './merge.js';
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [registerDemo, registerValidate, registerArrow, registerExtract, registerFeatures, registerConvertDetector, registerTrain, registerEval, registerSubmit];
+export const commands: Register[] = [registerDemo, registerValidate, registerArrow, registerExtract, registerFeatures, registerConvertDetector, registerQueue, registerMerge, registerTrain, registerEval, registerSubmit];

@@ -6,12 +6,15 @@ import { Command } from 'commander';
 import { loadConfig, requireNumber, writeResolvedConfig } from '../../common/config.js';
 import { EXIT_OK, EXIT_PROBLEMS, UsageError } from '../../common/errors.js';
 import { resolveLogFormat } from '../../common/progress.js';
-import { formatSummary } from '../../pipeline/validate/summary.js';
+import { formatSummary, type ValidateSummary } from '../../pipeline/validate/summary.js';
 import { assertReportUsable, VALIDATE_DEFAULTS, validateCollection, type ValidateOptions } from '../../pipeline/validate/run.js';
 import { action, intFlag, splitOverrides, subcommand, withRunOptions } from '../cli.js';
 import type { Register } from './index.js';
+import { runSharded, shardCount, shardingRequested, type ShardFlags } from '../../pipeline/shards/index.js';
+import { planValidate } from '../../pipeline/shards/validate.js';
+import { withShardOptions } from './shard-options.js';
 
-interface ValidateFlags {
+interface ValidateFlags extends ShardFlags {
   report?: string;
   workers?: number;
   fix?: string;
@@ -25,7 +28,7 @@ interface ValidateFlags {
 }
 
 export const registerValidate: Register = (program: Command) => {
-  withRunOptions(
+  withShardOptions(withRunOptions(
     subcommand(
       program,
       'validate',
@@ -41,7 +44,7 @@ export const registerValidate: Register = (program: Command) => {
       .option('--max-pixels <n>', `pixel limit per image, from the header (default ${VALIDATE_DEFAULTS.max_pixels}, PIL's)`, intFlag('--max-pixels', 1))
       .option('--timeout-ms <ms>', `per-image deadline (default ${VALIDATE_DEFAULTS.timeout_ms})`, intFlag('--timeout-ms', 1))
       .option('--json', 'print the summary as one JSON object instead of a table'),
-  ).action(
+  )).action(
     action('validate', async (args: string[], flags: ValidateFlags): Promise<number> => {
       const { positional, overrides } = splitOverrides(args);
       if (!flags.report) throw new UsageError('--report <file> is required');
@@ -68,6 +71,11 @@ export const registerValidate: Register = (program: Command) => {
       };
       assertReportUsable(opts);
       await writeResolvedConfig(`${flags.report}.config.yaml`, config);
+      // --shards / --shard-index / --queue: the same options, run under the shard contract (pipeline/shards).
+      if (shardingRequested(flags)) {
+        const print = (s: unknown) => process.stdout.write(flags.json ? JSON.stringify(s) + '\n' : formatSummary(s as ValidateSummary));
+        return runSharded(await planValidate(opts, shardCount(flags)), opts.report, flags, print);
+      }
       const summary = await validateCollection(opts);
       process.stdout.write(flags.json ? JSON.stringify(summary) + '\n' : formatSummary(summary));
       return summary.bad > 0 ? EXIT_PROBLEMS : EXIT_OK;
