@@ -38,6 +38,8 @@ export interface ViltSettings {
   dropRate: number;
   wholeWord: boolean;
   mlmProb: number;
+  mlmWeight: number;
+  itmWeight: number;
   maeWeight: number;
   maeRatio: number;
   maeDecoder: { hidden: number; layers: number; heads: number };
@@ -112,6 +114,8 @@ export function settingsFrom(tree: ConfigTree): ViltSettings {
     dropRate: num(tree, 'model.drop_rate', (v) => v >= 0 && v < 1),
     wholeWord: get(tree, 'whole_word_masking') === true,
     mlmProb: num(tree, 'mlm_prob', (v) => v > 0 && v < 1),
+    mlmWeight: num(tree, 'mlm_weight', (v) => v >= 0),
+    itmWeight: num(tree, 'itm_weight', (v) => v >= 0),
     maeWeight: num(tree, 'mae_weight', (v) => v >= 0),
     maeRatio: num(tree, 'mae_mask_ratio', (v) => v > 0 && v < 1),
     maeDecoder: {
