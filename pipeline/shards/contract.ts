@@ -8,14 +8,15 @@
  *   the run dir and the shard index), so every machine must see the run dir on a shared filesystem.
  * - Write: a shard writes its outputs `shard-<i>.*` under temporary names (common/atomic.ts) and commits them, then
  *   its marker `shard-<i>.done.json` (rows, per-file sha256, seconds) the same way. Running a shard twice (a
- *   redelivered job, a worker wrongly declared stalled) rewrites identical bytes. Stale temp files are swept first.
+ *   redelivered job, a worker wrongly declared stalled) rewrites identical bytes. The shard's own stale temp files
+ *   are swept first (never the whole directory: other shards are being written there).
  * - Merge: only when every marker exists and every file still has the sha256 its marker records; outputs are
  *   concatenated in shard order into the files a single-process run writes.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { sweepStaleTmp, writeFileAtomic } from '../../common/atomic.js';
+import { TMP_MARK, writeFileAtomic } from '../../common/atomic.js';
 import { InputError, UsageError } from '../../common/errors.js';
 
 export const STAGES = ['validate', 'extract'] as const;
@@ -136,11 +137,23 @@ export async function loadPlan(runDir: string): Promise<Plan> {
   return plan;
 }
 
+/**
+ * Remove temp files an earlier attempt at this shard left (a killed worker). Only this shard's: other workers
+ * are writing theirs in the same directory right now. A falsely stalled worker still running this very shard
+ * loses its temp file and fails its (already superseded) attempt; this attempt writes the same bytes.
+ */
+async function sweepShardTmp(runDir: string, index: number): Promise<void> {
+  const prefix = `${shardName(index)}.`;
+  for (const name of await fsp.readdir(runDir)) {
+    if (name.startsWith(prefix) && TMP_MARK.test(name)) await fsp.rm(path.join(runDir, name), { force: true });
+  }
+}
+
 /** Run one shard to completion and write its marker. Safe to repeat: the outputs and marker are replaced atomically. */
 export async function runShard(adapters: Record<Stage, StageAdapter>, runDir: string, index: number): Promise<DoneMarker> {
   const plan = await loadPlan(runDir);
   if (!Number.isInteger(index) || index < 0 || index >= plan.num_shards) throw new UsageError(`shard index ${index} outside 0..${plan.num_shards - 1}`);
-  await sweepStaleTmp(runDir);
+  await sweepShardTmp(runDir, index);
   const t0 = performance.now();
   const { rows, files, failures } = await adapters[plan.stage].runShard(plan, index, runDir);
   const hashed: ShardFile[] = [];
