@@ -8,6 +8,7 @@ import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } f
 import path from 'node:path';
 import test from 'node:test';
 import { BAD_IMAGES, GOOD_IMAGES, runCli, tempDir } from './helpers.js';
+import { readArrow } from './arrow-fixtures.js';
 import { writeDetector } from './onnx-models.js';
 
 const dir = tempDir('vlkit-shards-');
@@ -93,4 +94,38 @@ test('extract --shards N and --shard-index + merge give the single-process TSV b
 
   const both = await runCli([...args(path.join(ex, 'x.tsv')), '--shards', '2', '--shard', '0/2']);
   assert.equal(both.code, 2);
+});
+
+test('arrow --shards N: every file (rows spanning passes and cc3m files, multi-row batches) equals a single-process run', async () => {
+  const root = path.join(dir, 'cc3m');
+  const files = ['astronaut.jpg', 'rocket.jpg', 'chelsea.jpg', 'coins_cmyk.jpg', 'palette.png', 'camera_gray.png', 'logo_rgba.png'];
+  files.forEach((f, i) => cpSync(path.join(GOOD_IMAGES, f), path.join(root, `images_train/000${i % 2}/${i}.jpg`)));
+  cpSync(path.join(GOOD_IMAGES, 'chelsea.jpg'), path.join(root, 'images_val/0000/v0.jpg'));
+  writeFileSync(path.join(root, 'train_annot.json'), JSON.stringify([3, 0, 1, 6, 2, 4, 5].map((i) => [`http://x/${i}.jpg`, `caption ${i}`])));
+  writeFileSync(path.join(root, 'val_annot.json'), JSON.stringify([['images_val/0000/v0.jpg', 'a val caption']]));
+  const args = (out: string) => ['arrow', 'cc3m', '--root', root, '--out', out, '--shard-size', '3', '--log-format', 'none', 'arrow.batch_bytes=90000'];
+  const single = path.join(dir, 'arrow-single');
+  assert.equal((await runCli(args(single))).code, 0);
+  const sharded = path.join(dir, 'arrow-sharded');
+  const r = await runCli([...args(sharded), '--shards', '3']);
+  assert.equal(r.code, 0, r.stderr);
+  const names = readdirSync(single).filter((n) => n.endsWith('.arrow')).sort();
+  assert.deepEqual(names, ['conceptual_caption_train_0.arrow', 'conceptual_caption_train_1.arrow', 'conceptual_caption_train_2.arrow', 'conceptual_caption_val_0.arrow']);
+  // The val pass comes first in cc3m's plan.
+  assert.deepEqual(JSON.parse(r.stdout).files.map((f: { name: string; rows: number }) => [f.name, f.rows]), [
+    ['conceptual_caption_val_0.arrow', 1],
+    ['conceptual_caption_train_0.arrow', 3],
+    ['conceptual_caption_train_1.arrow', 3],
+    ['conceptual_caption_train_2.arrow', 1],
+  ]);
+  for (const n of names) assert.deepEqual(readFileSync(path.join(sharded, n)), readFileSync(path.join(single, n)), n);
+  // Batches are cut by bytes: train_0 (3 images) has more rows than batches, yet the same cut as one process.
+  const t0 = readArrow(path.join(sharded, 'conceptual_caption_train_0.arrow'));
+  assert.equal(t0.rows.length, 3);
+  assert.ok(t0.batches > 1 && t0.batches < 3, `batches ${t0.batches}`);
+  assert.deepEqual(readdirSync(sharded).filter((n) => n.endsWith('.arrow')).sort(), names);
+  // The plan split 8 rows [0,2) [2,5) [5,8): shard 0 straddles the val/train passes, shard 1 train_0/train_1.
+  const plan = JSON.parse(readFileSync(path.join(sharded, 'arrow-cc3m.shards', 'plan.json'), 'utf8'));
+  assert.deepEqual(plan.slices, [[0, 2], [2, 5], [5, 8]]);
+  assert.deepEqual(tmpLeft(dir), []);
 });

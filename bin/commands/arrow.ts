@@ -2,14 +2,18 @@
  * `vlkit arrow <dataset> --root DIR --out DIR`: write ViLT's Arrow datasets (implementation: pipeline/arrow/), and
  * `vlkit arrow inspect FILE` to look inside one.
  */
+import path from 'node:path';
 import { Command } from 'commander';
 import { getPath, loadConfig, requireNumber, type ConfigTree } from '../../common/config.js';
 import { UsageError } from '../../common/errors.js';
 import { resolveLogFormat } from '../../common/progress.js';
 import { formatInspection, inspectArrowFile } from '../../pipeline/arrow/inspect.js';
-import { ARROW_DEFAULTS, DATASET_NAMES, writeArrowDataset, type DatasetName } from '../../pipeline/arrow/index.js';
+import { ARROW_DEFAULTS, DATASET_NAMES, writeArrowDataset, type ArrowDatasetOptions, type DatasetName } from '../../pipeline/arrow/index.js';
 import { action, intFlag, splitOverrides, subcommand, withRunOptions } from '../cli.js';
 import type { Register } from './index.js';
+import { runSharded, shardCount, shardingRequested, type ShardFlags } from '../../pipeline/shards/index.js';
+import { planArrow } from '../../pipeline/shards/arrow.js';
+import { withShardOptions } from './shard-options.js';
 
 const ABOUT: Record<DatasetName, [string, string]> = {
   coco: ['COCO Karpathy captions → coco_caption_karpathy_{train,restval,val,test}.arrow', 'vlkit arrow coco --root data/coco --out arrow/'],
@@ -24,7 +28,7 @@ const ABOUT: Record<DatasetName, [string, string]> = {
   nlvr2: ['NLVR2 → nlvr2_{train,dev,test1,balanced_*,unbalanced_*}.arrow', 'vlkit arrow nlvr2 --root data/nlvr2 --out arrow/'],
 };
 
-interface ArrowFlags {
+interface ArrowFlags extends ShardFlags {
   root?: string;
   out?: string;
   shardSize?: number;
@@ -63,7 +67,7 @@ function optionalString(config: ConfigTree, key: string): string | undefined {
 
 function registerDataset(group: Command, dataset: DatasetName): void {
   const [summary, example] = ABOUT[dataset];
-  const cmd = withRunOptions(subcommand(group, dataset, summary, example))
+  const cmd = withShardOptions(withRunOptions(subcommand(group, dataset, summary, example)))
     .argument('[overrides...]', 'config overrides, e.g. arrow.batch_bytes=67108864 arrow.read_ahead=16')
     .option('--root <dir>', 'dataset folder in the layout ViLT reads (see README)')
     .option('--out <dir>', 'where the .arrow files go')
@@ -78,7 +82,7 @@ function registerDataset(group: Command, dataset: DatasetName): void {
       const out = optionalString(config, 'arrow.out');
       if (!root) throw new UsageError('--root <dir> is required');
       if (!out) throw new UsageError('--out <dir> is required');
-      const result = await writeArrowDataset({
+      const arrowOptions: ArrowDatasetOptions = {
         dataset,
         root,
         out,
@@ -90,7 +94,13 @@ function registerDataset(group: Command, dataset: DatasetName): void {
         readAhead: requireNumber(config, 'arrow.read_ahead'),
         logFormat: resolveLogFormat(flags.logFormat),
         config,
-      });
+      };
+      // --shards / --shard-index / --queue: the same options, run under the shard contract (pipeline/shards).
+      if (shardingRequested(flags)) {
+        const print = (s: unknown) => process.stdout.write(JSON.stringify(s, null, 2) + '\n');
+        return runSharded(await planArrow(arrowOptions, shardCount(flags)), path.join(out, `arrow-${dataset}`), flags, print);
+      }
+      const result = await writeArrowDataset(arrowOptions);
       process.stdout.write(JSON.stringify(result, null, 2) + '\n');
     }),
   );

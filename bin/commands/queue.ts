@@ -1,16 +1,17 @@
 /**
- * `vlkit queue push|work|status|retry|merge`: validate/extract shards as BullMQ jobs on Redis (pipeline/queue/).
+ * `vlkit queue push|work|status|retry|merge`: validate/arrow/extract shards as BullMQ jobs on Redis (pipeline/queue/).
  * `push` hands its arguments to the stage command itself (with `--queue`), so a queued run is planned by exactly
- * the option handling of `vlkit validate` / `vlkit extract`.
+ * the option handling of `vlkit validate` / `vlkit arrow <dataset>` / `vlkit extract`.
  */
 import { Command } from 'commander';
 import { UsageError } from '../../common/errors.js';
 import { Logger, resolveLogFormat } from '../../common/progress.js';
-import { STAGES } from '../../pipeline/shards/contract.js';
+import { STAGES, type Stage } from '../../pipeline/shards/contract.js';
 import { mergeRun } from '../../pipeline/shards/index.js';
 import { findRun, readRuns, retryFailed, withQueue } from '../../pipeline/queue/status.js';
 import { work } from '../../pipeline/queue/worker.js';
 import { action, intFlag, subcommand, withRunOptions } from '../cli.js';
+import { registerArrow } from './arrow.js';
 import { registerExtract } from './extract.js';
 import type { Register } from './index.js';
 import { registerValidate } from './validate.js';
@@ -25,7 +26,7 @@ function requireQueue(flags: { queue?: string }): string {
 export const registerQueue: Register = (program: Command) => {
   const queue = program
     .command('queue')
-    .description('run validate/extract shards as BullMQ jobs on Redis: push, work, status, retry, merge')
+    .description('run validate/arrow/extract shards as BullMQ jobs on Redis: push, work, status, retry, merge')
     .enablePositionalOptions();
 
   subcommand(
@@ -34,7 +35,7 @@ export const registerQueue: Register = (program: Command) => {
     "enqueue a stage's shards (its own arguments and flags, plus --shards N --queue URL [--attempts N] [--backoff-ms MS])",
     'vlkit queue push validate /shared/images --report /shared/out/report.jsonl --shards 64 --queue redis://redis:6379/0 --attempts 3',
   )
-    .argument('<stage>', `${STAGES.join(' or ')}`)
+    .argument('<stage>', `${STAGES.join(', ')} (arrow: then the dataset, e.g. 'arrow coco')`)
     .argument('[args...]', "the stage's arguments and flags")
     .passThroughOptions()
     .allowUnknownOption()
@@ -50,7 +51,7 @@ export const registerQueue: Register = (program: Command) => {
       }
       // The stage command plans the run and, seeing --queue, pushes it instead of running it (and exits).
       const inner = new Command('vlkit').exitOverride();
-      (stage === 'validate' ? registerValidate : registerExtract)(inner);
+      ({ validate: registerValidate, arrow: registerArrow, extract: registerExtract })[stage as Stage](inner);
       await inner.parseAsync([stage, ...args], { from: 'user' });
     });
 

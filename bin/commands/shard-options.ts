@@ -1,8 +1,8 @@
-/** The sharding flags shared by `vlkit validate` and `vlkit extract` (pipeline/shards/index.ts runs them). */
+/** The sharding flags shared by `vlkit validate`, `vlkit arrow <dataset>` and `vlkit extract` (pipeline/shards/index.ts runs them). */
 import { Option, type Command } from 'commander';
 import { intFlag } from '../cli.js';
 
-/** The sharding flags of validate/extract (the queue ones hidden: `vlkit queue push` passes them). */
+/** The sharding flags of validate/arrow/extract (the queue ones hidden: `vlkit queue push` passes them). */
 export function withShardOptions(cmd: Command): Command {
   return cmd
     .option('--shards <n>', 'split the run into N contiguous shards, run them here one after another and merge (resumable per shard)', intFlag('--shards', 1, 1_000_000))

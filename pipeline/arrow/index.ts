@@ -23,7 +23,7 @@ import { nlvr2 } from './datasets/nlvr2.js';
 import { vg } from './datasets/vg.js';
 import { vqav2 } from './datasets/vqav2.js';
 import { ImageGate, readBadImages, type DropCounts } from './images.js';
-import type { Adapter, PlannedRow } from './plan.js';
+import type { Adapter, DatasetPlan, PlannedRow } from './plan.js';
 import { ArrowFileWriter } from './writer.js';
 
 export const DATASETS: Record<string, Adapter> = { coco, f30k, vg, cc3m, sbu, vqav2, nlvr2 };
@@ -57,6 +57,11 @@ export interface ArrowDatasetOptions {
   logFormat?: LogFormat;
   /** Resolved configuration written as `arrow-<dataset>.config.yaml` next to the outputs (default: these options). */
   config?: ConfigTree;
+  /**
+   * Write only the planned rows [start, end), counted across passes (one shard of `--shards`, pipeline/shards):
+   * every output file is still written, with the rows of the range that belong to it (possibly none).
+   */
+  rows?: { start: number; end: number };
 }
 
 export interface ArrowFileInfo {
@@ -128,13 +133,16 @@ export async function writeArrowDataset(opts: ArrowDatasetOptions): Promise<Arro
 
   const bad = opts.validReport ? await readBadImages(opts.validReport) : undefined;
   const gate = new ImageGate(opts.root, { skipMissing: opts.skipMissing ?? false, bad });
-  const plan = await adapter({ root: gate.root, gate, log, shardSize, vgQa: opts.vgQa ? path.resolve(opts.vgQa) : undefined });
+  const plan = await planDataset(opts, gate, log);
   if (gate.invalid.rows > 0) {
     log.warn(`dropped ${gate.invalid.rows} rows: ${gate.invalid.images} images marked bad in ${opts.validReport}`, { dropped_invalid: gate.invalid });
   }
   if (gate.missing.rows > 0) log.warn(`dropped ${gate.missing.rows} rows: ${gate.missing.images} images missing (--skip-missing)`, { dropped_missing: gate.missing });
 
-  const progress = new Progress({ format, unit: 'rows', task: `arrow ${opts.dataset}`, total: plan.passes.reduce((n, p) => n + p.rows.length, 0) });
+  const total = plan.passes.reduce((n, p) => n + p.rows.length, 0);
+  const range = { start: opts.rows?.start ?? 0, end: Math.min(opts.rows?.end ?? total, total) };
+  const progress = new Progress({ format, unit: 'rows', task: `arrow ${opts.dataset}`, total: Math.max(0, range.end - range.start) });
+  let passStart = 0; // index of the pass's first row across passes
   const writers: ArrowFileWriter[] = [];
   const sideTmps: [string, string][] = [];
   try {
@@ -142,12 +150,16 @@ export async function writeArrowDataset(opts: ArrowDatasetOptions): Promise<Arro
       const passWriters = pass.outputs.map((o) => new ArrowFileWriter(path.join(out, o.name), o.columns, { batchBytes }));
       writers.push(...passWriters);
       const route = pass.route ?? (() => [0]);
+      // This pass's part of the row range (all of it unless `rows` is given).
+      const lo = Math.min(Math.max(range.start - passStart, 0), pass.rows.length);
+      const hi = Math.max(Math.min(range.end - passStart, pass.rows.length), lo);
+      passStart += pass.rows.length;
       // Finish each file right after its last row, so finished shards hold no half-filled batch in memory.
       const lastRow = new Array<number>(passWriters.length).fill(-1);
-      for (let i = 0; i < pass.rows.length; i++) for (const k of route(i)) lastRow[k] = i;
+      for (let i = lo; i < hi; i++) for (const k of route(i)) lastRow[k] = i;
       lastRow.forEach((last, k) => last < 0 && passWriters[k]!.finish());
-      let i = 0;
-      for await (const { row, bytes } of withImages(pass.rows, readAhead)) {
+      let i = lo;
+      for await (const { row, bytes } of withImages(lo === 0 && hi === pass.rows.length ? pass.rows : pass.rows.slice(lo, hi), readAhead)) {
         const values = [...bytes, ...row.values];
         for (const k of route(i)) {
           passWriters[k]!.append(values);
@@ -185,6 +197,13 @@ export async function writeArrowDataset(opts: ArrowDatasetOptions): Promise<Arro
     sideFiles: [...sideTmps.map(([, final]) => final), configFile],
     dropped: { missing: { ...gate.missing }, invalid: { ...gate.invalid } },
   };
+}
+
+/** Read the annotations and plan every output's rows, writing nothing (also how pipeline/shards counts rows). */
+export async function planDataset(opts: ArrowDatasetOptions, gate: ImageGate, log: Logger): Promise<DatasetPlan> {
+  const adapter = DATASETS[opts.dataset];
+  if (!adapter) throw new UsageError(`unknown dataset '${opts.dataset}' (one of ${DATASET_NAMES.join(', ')})`);
+  return adapter({ root: gate.root, gate, log, shardSize: opts.shardSize ?? ARROW_DEFAULTS.shard_size, vgQa: opts.vgQa ? path.resolve(opts.vgQa) : undefined });
 }
 
 /** The `arrow:` config section equivalent to a set of options. */

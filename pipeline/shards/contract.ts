@@ -19,7 +19,7 @@ import path from 'node:path';
 import { TMP_MARK, writeFileAtomic } from '../../common/atomic.js';
 import { InputError, UsageError } from '../../common/errors.js';
 
-export const STAGES = ['validate', 'extract'] as const;
+export const STAGES = ['validate', 'arrow', 'extract'] as const;
 export type Stage = (typeof STAGES)[number];
 
 export interface Plan {

@@ -9,10 +9,11 @@ import path from 'node:path';
 import { UsageError } from '../../common/errors.js';
 import { pushRun } from '../queue/push.js';
 import { loadPlan, markerPath, mergeRun as mergeWith, runShard as runWith, savePlan, type Plan, type Stage, type StageAdapter } from './contract.js';
+import { arrowAdapter } from './arrow.js';
 import { extractAdapter } from './extract.js';
 import { validateAdapter } from './validate.js';
 
-export const ADAPTERS: Record<Stage, StageAdapter> = { validate: validateAdapter, extract: extractAdapter };
+export const ADAPTERS: Record<Stage, StageAdapter> = { validate: validateAdapter, arrow: arrowAdapter, extract: extractAdapter };
 
 export const runShard = (runDir: string, index: number) => runWith(ADAPTERS, runDir, index);
 export const mergeRun = (runDir: string) => mergeWith(ADAPTERS, runDir);
