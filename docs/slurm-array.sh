@@ -3,9 +3,9 @@
 # every task succeeded. The output folder must be on a filesystem all nodes share (Lustre, GPFS, NFS): the plan,
 # shard outputs and done markers live next to the output (`<output>.shards/`).
 #
-#   sbatch docs/slurm-array.sh            # submits the array and the dependent merge
+#   bash docs/slurm-array.sh              # submits the array and the dependent merge
 #
-# A failed task can be resubmitted alone (`sbatch --array=7 docs/slurm-array.sh shard`): a re-run shard rewrites
+# A failed task can be resubmitted alone (`sbatch --array=7 docs/slurm-array.sh`): a re-run shard rewrites
 # identical bytes, and the merge refuses to run while any shard lacks its done marker (it lists the missing ids).
 #SBATCH --job-name=vlkit-extract
 #SBATCH --array=0-31
@@ -15,16 +15,14 @@
 set -euo pipefail
 
 SHARDS=32
-ARGS=(--model /shared/models/butd_resnet101.onnx --images /shared/coco/val2014 --out /shared/out/val2014_obj36.tsv --boxes 36 --ep cuda)
-
-if [ "${1:-}" = "merge" ]; then
-  exec vlkit merge --run-dir /shared/out/val2014_obj36.tsv.shards
-fi
+OUT=/shared/out/val2014_obj36.tsv
+ARGS=(--model /shared/models/butd_resnet101.onnx --images /shared/coco/val2014 --out "$OUT" --boxes 36 --ep cuda)
 
 if [ -z "${SLURM_ARRAY_TASK_ID:-}" ]; then
-  # Not inside the array yet: submit it, then the merge after all tasks succeeded.
-  array=$(sbatch --parsable "$0" shard)
-  sbatch --dependency=afterok:"$array" --job-name=vlkit-merge --array= --gres= --cpus-per-task=1 "$0" merge
+  # Run by hand, not inside the array: submit the array, then the merge after all of its tasks succeeded.
+  array=$(sbatch --parsable "$0")
+  sbatch --dependency=afterok:"$array" --job-name=vlkit-merge --cpus-per-task=1 --time=1:00:00 \
+    --wrap "vlkit merge --run-dir $OUT.shards"
   exit 0
 fi
 
