@@ -43,7 +43,7 @@ const g = image / s.patch;
 
 const choice = await selectBackend({ force: values.backend, log: () => {} });
 const model = new ViltModel(
-  { hidden: s.hidden, heads: s.heads, layers: s.layers, mlpRatio: 4, patch: s.patch, posGrid: g, maxTextLen: s.text, vocab: 30522, dropout: 0, tokenTypes: 2, tasks: { mlm: false, itm: false, vqaLabels: labels, nlvr2: false, irtr: false }, mae: null },
+  { hidden: s.hidden, heads: s.heads, layers: s.layers, mlpRatio: 4, patch: s.patch, posGrid: g, maxTextLen: s.text, vocab: 30522, tokenTypes: 2, tasks: { mlm: false, itm: false, vqaLabels: labels, nlvr2: false, irtr: false }, mae: null },
   1,
 );
 const rng = Rng.from(3, 'bench');

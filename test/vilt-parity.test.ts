@@ -64,7 +64,6 @@ test('vilt parity: a PyTorch ViLT-shaped .ckpt loads by name and gives the same 
       posGrid: G,
       maxTextLen: T,
       vocab: 30522,
-      dropout: 0,
       tokenTypes: 2,
       tasks: { mlm: false, itm: true, vqaLabels: 5, nlvr2: false, irtr: false },
       mae: null,

@@ -43,7 +43,6 @@ export function buildModel(s: ViltSettings, seed: number): ViltModel {
       posGrid: s.imageSize / s.patch,
       maxTextLen: s.maxTextLen,
       vocab: s.vocab,
-      dropout: s.dropRate,
       tokenTypes: s.task === 'nlvr2' ? 3 : 2,
       tasks: { mlm: pretrain, itm: pretrain, vqaLabels: labelCount(s), nlvr2: s.task === 'nlvr2', irtr: s.task === 'irtr' },
       mae: s.task === 'mlm_itm_mae' && s.maeWeight > 0 ? s.maeDecoder : null,

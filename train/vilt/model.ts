@@ -29,7 +29,6 @@ export interface ViltSizes {
   posGrid: number;
   maxTextLen: number;
   vocab: number;
-  dropout: number;
   /** Rows of token_type_embeddings: 2, or 3 for NLVR2 pairs. */
   tokenTypes: number;
   tasks: { mlm: boolean; itm: boolean; vqaLabels: number; nlvr2: boolean; irtr: boolean };
