@@ -195,6 +195,7 @@ function taskFor(s: ViltSettings, model: ViltModel): ViltTask {
 
 export const viltTrainer: Trainer = {
   async train(config: ConfigTree, opts: TrainRunOptions): Promise<number> {
+    if (opts.subset) throw new UsageError(`--${opts.subset} is LXMERT's; for the vilt trainer use train.max_steps or a smaller data.datasets`);
     const tree = resolveTree(config);
     const s = settingsFrom(tree);
     const cfg = trainConfigFrom(tree);
