@@ -23,6 +23,9 @@ export interface SyntheticFiles {
   valid: string;
   test: string;
   ans2label: string;
+  /** LXMERT pretraining json (captions + questions per image) for the train / valid images. */
+  pretrainTrain: string;
+  pretrainValid: string;
   /** Test questions: id → correct answer. */
   testAnswers: Map<number, string>;
 }
@@ -65,9 +68,10 @@ export function writeSyntheticVqa(dir: string, opts: { images: number; seed?: nu
         dim: FEAT_DIM,
         boxes,
         features,
-        objectsId: new Int32Array(BOXES),
+        // Detector labels for the pretraining tests: object class = colour, attribute class = quadrant.
+        objectsId: Int32Array.from(order, (q) => COLOURS.indexOf(colours[q]!)),
         objectsConf: new Float32Array(BOXES).fill(0.9),
-        attrsId: new Int32Array(BOXES),
+        attrsId: Int32Array.from(order),
         attrsConf: new Float32Array(BOXES).fill(0.5),
       }),
     );
@@ -95,5 +99,16 @@ export function writeSyntheticVqa(dir: string, opts: { images: number; seed?: nu
   out.ans2label = path.join(dir, 'ans2label.json');
   // A few answers that never occur, as a real answer vocabulary has.
   writeFileSync(out.ans2label, JSON.stringify(Object.fromEntries([...COLOURS, 'yes', 'no', '2'].map((a, i) => [a, i]))));
+  // LXMERT's pretraining format: captions (no label) and questions (labelf) per image.
+  const pretrain = (from: number, to: number) =>
+    images.slice(from, to).map((img) => ({
+      img_id: img.id,
+      sentf: { synth: PLACES.map((p, k) => `the object in the ${p} is ${img.colours[k]}`), synthqa: PLACES.map((p) => `what colour is the object in the ${p}?`) },
+      labelf: { synthqa: PLACES.map((_, k) => ({ [img.colours[k]!]: 1 })) },
+    }));
+  out.pretrainTrain = path.join(dir, 'pretrain_train.json');
+  out.pretrainValid = path.join(dir, 'pretrain_valid.json');
+  writeFileSync(out.pretrainTrain, JSON.stringify(pretrain(0, split[0]!)));
+  writeFileSync(out.pretrainValid, JSON.stringify(pretrain(split[0]!, split[1]!)));
   return out as SyntheticFiles;
 }

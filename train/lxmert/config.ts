@@ -30,6 +30,8 @@ export const LXMERT_DEFAULTS: ConfigTree = {
   },
   data: { train: '', valid: '', test: '', features: '', ans2label: '', feature_cache: '' },
   eval: { batch_size: 64 },
+  // Pretraining (model.task: pretrain): tasks, label vocabularies of the detector, masking, LXMERT's visual loss weight.
+  pretrain: { tasks: 'lm,itm,obj,attr,feat,qa', num_objects: 1600, num_attrs: 400, mask_prob: 0.15, visual_loss_normalizer: 6.67 },
   // Write BEST.pth / LAST.pth (PyTorch state dicts, LXMERT names) into the serialization directory after training.
   export: { pth: true },
   // LXMERT's VQA fine-tuning: BertAdam, lr 5e-5, batch 32, 4 epochs, warm-up 0.1, global clip 5.0.
@@ -52,9 +54,9 @@ export function str(tree: ConfigTree, key: string): string {
   return v;
 }
 
-export function task(tree: ConfigTree): LxmertTask {
+export function task(tree: ConfigTree): LxmertTask | 'pretrain' {
   const t = str(tree, 'model.task');
-  if (t !== 'vqa' && t !== 'gqa' && t !== 'nlvr2') throw new UsageError(`config 'model.task' must be vqa, gqa or nlvr2 (got '${t}'; pretraining is not implemented yet)`);
+  if (t !== 'vqa' && t !== 'gqa' && t !== 'nlvr2' && t !== 'pretrain') throw new UsageError(`config 'model.task' must be vqa, gqa, nlvr2 or pretrain (got '${t}')`);
   return t;
 }
 

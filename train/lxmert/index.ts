@@ -75,6 +75,7 @@ async function setup(config: ConfigTree, dir: string, logFormat: TrainRunOptions
   const cfg = trainConfigFrom(tree);
   await selectBackend({ force: cfg.backend, log: (l) => log.info(l) });
   const task = taskOf(tree);
+  if (task === 'pretrain') throw new UsageError('a pretraining run has no predict; fine-tune from its LAST.pth/BEST.pth with model.load_lxmert=…');
   const s = sizes(tree);
   const answers = task === 'nlvr2' ? null : new AnswerVocab(need(tree, 'data.ans2label'));
   const featuresPath = need(tree, 'data.features');
@@ -104,6 +105,7 @@ function reportBad(s: Setup): number {
 }
 
 async function trainLxmert(config: ConfigTree, opts: TrainRunOptions): Promise<number> {
+  if (taskOf(resolveTree(config)) === 'pretrain') return (await import('./pretrain-run.js')).trainPretrain(config, opts);
   const s = await setup(config, opts.serializationDir, opts.logFormat, opts.skipBad, opts.subset);
   const cfg = trainConfigFrom(s.tree);
   const { model, batcher, task, answers, tree, log } = s;

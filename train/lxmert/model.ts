@@ -143,15 +143,15 @@ export class LxrtEncoder {
 }
 
 /** LXMERT's logit_fc: Linear(in, 2h) · GeLU · LayerNorm(2h, 1e-12) · Linear(2h, out), PyTorch indices 0, 2, 3. */
-class LogitFc {
+export class LogitFc {
   readonly fc0: Linear;
   readonly norm: LayerNorm;
   readonly fc3: Linear;
 
-  constructor(p: Params, inDim: number, hidden2: number, out: number) {
-    this.fc0 = new Linear(p, 'logit_fc.0', inDim, hidden2);
-    this.norm = new LayerNorm(p, 'logit_fc.2', hidden2);
-    this.fc3 = new Linear(p, 'logit_fc.3', hidden2, out);
+  constructor(p: Params, inDim: number, hidden2: number, out: number, name = 'logit_fc') {
+    this.fc0 = new Linear(p, `${name}.0`, inDim, hidden2);
+    this.norm = new LayerNorm(p, `${name}.2`, hidden2);
+    this.fc3 = new Linear(p, `${name}.3`, hidden2, out);
   }
 
   forward(x: tf.Tensor2D): tf.Tensor2D {

@@ -8,6 +8,7 @@
  * PyTorch's [out, in] and our [in, out] by `Params`.
  */
 import { readStateDict, savePth, toFloat32, type Tensor } from '../weights/index.js';
+import type { Params } from '../nn/index.js';
 import { ENCODER_PREFIX, type LxmertModel } from './model.js';
 
 export interface LoadReport {
@@ -58,12 +59,16 @@ export function loadPth(model: LxmertModel, file: string, require: 'all' | 'enco
   return report;
 }
 
-/** Write the model as a PyTorch state dict with LXMERT's fine-tuned names (loads with `model.load_state_dict`). */
-export async function savePthFrom(model: LxmertModel, file: string): Promise<void> {
+/**
+ * Write the model as a PyTorch state dict under its LXMERT names (loads with `model.load_state_dict`); `tied` adds
+ * entries that share another parameter's values (the pretraining LM decoder is the word embedding matrix).
+ */
+export async function savePthFrom(model: { params: Params }, file: string, tied: Record<string, string> = {}): Promise<void> {
   const out = new Map<string, Tensor>();
   for (const name of Object.keys(model.params.vars)) {
     const t = model.params.toTorch(name);
     out.set(name, { dtype: 'float32', shape: t.shape, data: t.data });
   }
+  for (const [name, source] of Object.entries(tied)) out.set(name, out.get(source)!);
   await savePth(file, out);
 }

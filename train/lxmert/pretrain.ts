@@ -1,0 +1,408 @@
+/**
+ * LXMERT pretraining on the same encoder: masked language modelling, masked object prediction (feature regression,
+ * detected object / attribute label classification), image–text matching and image QA, summed with weight 1 each.
+ *
+ * Data: LXMERT's pretraining json (`mscoco_train.json`, `vgnococo.json`, …):
+ * `[{img_id, sentf: {source: [sentence…]}, labelf?: {source: [{answer: score}…]}}]` — every sentence is one example;
+ * a sentence of a source that has `labelf` is a question whose label is the answer dict at the same index.
+ * Per example (data-side randomness from the engine's per-batch Rng, so --resume replays it):
+ * - ITM: with probability 0.5 the sentence is swapped for one of another image (not matched).
+ * - MLM: 15% of the word pieces are chosen; 80% become [MASK], 10% a random token, 10% stay; loss on those.
+ * - Objects: 15% of the real boxes are chosen; 80% get a zero feature, 10% the feature of a random box of the batch,
+ *   10% keep theirs. Losses on the chosen boxes: object label CE weighted by the detector's object confidence,
+ *   attribute CE weighted by the attribute confidence, smooth-L1 feature regression; each summed over chosen boxes,
+ *   divided by all boxes of the batch and × `pretrain.visual_loss_normalizer` (6.67), as LXMERT weights them.
+ * - QA: a matched question with a label: CE on one answer drawn from its label dict (answers outside ans2label are
+ *   not questions for this task, as LXMERT's answer table ignores them).
+ * Heads and names follow LXMERT's LXRTPretraining state dict (`bert.…`, `cls.predictions.…` with the decoder tied to
+ * the word embeddings, `cls.seq_relationship`, `obj_predict_head.…`, `answer_head.logit_fc.…`), so the exported
+ * LAST.pth/BEST.pth is what `model.load_lxmert=` of the fine-tuning configs reads.
+ */
+import { readFileSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
+import { getPath, type ConfigTree } from '../../common/config.js';
+import { InputError, UsageError } from '../../common/errors.js';
+import { MASK_ID, type BertTokenizer } from '../../data/tokenizer/index.js';
+import type { FeatureStore } from '../../features/index.js';
+import { epochPermutation, Rng, type BatchSource } from '../engine/index.js';
+import { EVAL, gelu, LayerNorm, Linear, Params, type Mode } from '../nn/index.js';
+import type { BadRecords } from './data.js';
+import { LogitFc, LxrtEncoder, type LxmertInputs, type LxmertSizes } from './model.js';
+
+export const PRETRAIN_TASKS = ['lm', 'itm', 'obj', 'attr', 'feat', 'qa'] as const;
+export type PretrainTask = (typeof PRETRAIN_TASKS)[number];
+
+export interface PretrainOptions {
+  tasks: Set<PretrainTask>;
+  numObjects: number;
+  numAttrs: number;
+  maskProb: number;
+  visualLossNormalizer: number;
+}
+
+export function pretrainOptions(tree: ConfigTree): PretrainOptions {
+  const tasksRaw = getPath(tree, 'pretrain.tasks');
+  if (typeof tasksRaw !== 'string') throw new UsageError(`config 'pretrain.tasks' must be a comma-separated list of ${PRETRAIN_TASKS.join(', ')}`);
+  const tasks = new Set<PretrainTask>();
+  for (const t of tasksRaw.split(',').map((x) => x.trim()).filter(Boolean)) {
+    if (!(PRETRAIN_TASKS as readonly string[]).includes(t)) throw new UsageError(`unknown pretraining task '${t}' in pretrain.tasks (known: ${PRETRAIN_TASKS.join(', ')})`);
+    tasks.add(t as PretrainTask);
+  }
+  if (tasks.size === 0) throw new UsageError("config 'pretrain.tasks' is empty");
+  const num = (k: string, ok: (v: number) => boolean) => {
+    const v = getPath(tree, `pretrain.${k}`);
+    if (typeof v !== 'number' || !ok(v)) throw new UsageError(`config 'pretrain.${k}' has an invalid value ${JSON.stringify(v)}`);
+    return v;
+  };
+  return {
+    tasks,
+    numObjects: num('num_objects', (v) => Number.isInteger(v) && v > 0),
+    numAttrs: num('num_attrs', (v) => Number.isInteger(v) && v > 0),
+    maskProb: num('mask_prob', (v) => v > 0 && v < 1),
+    visualLossNormalizer: num('visual_loss_normalizer', (v) => v > 0),
+  };
+}
+
+export interface PretrainExample {
+  uid: string;
+  imgId: string;
+  sent: string;
+  /** Answer indices of the question's label dict (empty: not a question, or no known answer). */
+  answers: number[];
+}
+
+/** Read LXMERT pretraining json; malformed records throw naming the file and record, or are counted. */
+export function readPretrainExamples(file: string, ans2label: Map<string, number> | null, bad: BadRecords | null): PretrainExample[] {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new InputError(file, `not valid JSON: ${(err as Error).message}`);
+  }
+  if (!Array.isArray(raw)) throw new InputError(file, 'expected a JSON array of {img_id, sentf, labelf}');
+  const out: PretrainExample[] = [];
+  raw.forEach((rec: unknown, i: number) => {
+    try {
+      if (typeof rec !== 'object' || rec === null) throw new Error('not a JSON object');
+      const r = rec as { img_id?: unknown; sentf?: unknown; labelf?: unknown };
+      if (typeof r.img_id !== 'string' || r.img_id === '') throw new Error('"img_id" must be a non-empty string');
+      if (typeof r.sentf !== 'object' || r.sentf === null) throw new Error('"sentf" must be an object {source: [sentences]}');
+      const labelf = (r.labelf ?? {}) as Record<string, unknown>;
+      const items: PretrainExample[] = [];
+      for (const [source, sents] of Object.entries(r.sentf as Record<string, unknown>)) {
+        if (!Array.isArray(sents) || sents.some((s) => typeof s !== 'string')) throw new Error(`"sentf.${source}" must be a list of strings`);
+        const labels = labelf[source];
+        if (labels !== undefined && (!Array.isArray(labels) || labels.length !== sents.length)) throw new Error(`"labelf.${source}" must be a list as long as "sentf.${source}"`);
+        sents.forEach((sent: string, k: number) => {
+          const label = labels ? (labels as unknown[])[k] : undefined;
+          const answers: number[] = [];
+          if (label !== undefined && ans2label) {
+            if (typeof label !== 'object' || label === null) throw new Error(`"labelf.${source}[${k}]" must be an object {answer: score}`);
+            for (const ans of Object.keys(label)) {
+              const a = ans2label.get(ans);
+              if (a !== undefined) answers.push(a);
+            }
+          }
+          items.push({ uid: `${r.img_id}_${source}_${k}`, imgId: r.img_id as string, sent, answers });
+        });
+      }
+      out.push(...items);
+    } catch (err) {
+      if (!bad) throw new InputError(file, (err as Error).message, i);
+      bad.count++;
+      if (bad.samples.length < 5) bad.samples.push(InputError.format(file, (err as Error).message, i));
+    }
+  });
+  return out;
+}
+
+export interface PretrainBatch {
+  size: number;
+  seqLen: number;
+  boxes: number;
+  featDim: number;
+  ids: Int32Array;
+  mask: Float32Array;
+  types: Int32Array;
+  feats: Float32Array;
+  pos: Float32Array;
+  visMask: Float32Array;
+  /** Flattened [B·T] positions of masked tokens and their original ids. */
+  lmPositions: Int32Array;
+  lmLabels: Int32Array;
+  /** Flattened [B·O] positions of masked boxes, their labels, confidences and original features [M·D]. */
+  objPositions: Int32Array;
+  objLabels: Int32Array;
+  objConf: Float32Array;
+  attrLabels: Int32Array;
+  attrConf: Float32Array;
+  featTargets: Float32Array;
+  matched: Int32Array;
+  /** Examples with a QA target and the answer index. */
+  qaRows: Int32Array;
+  qaLabels: Int32Array;
+}
+
+export class PretrainBatcher {
+  constructor(
+    private readonly o: { tokenizer: BertTokenizer; store: FeatureStore; seqLen: number; maxBoxes: number; opts: PretrainOptions; vocab: number },
+    private readonly all: PretrainExample[],
+  ) {}
+
+  make(examples: PretrainExample[], r: Rng): PretrainBatch {
+    const { seqLen: T, maxBoxes: O, store, opts } = this.o;
+    const D = store.dim;
+    const B = examples.length;
+    const b: PretrainBatch = {
+      size: B, seqLen: T, boxes: O, featDim: D,
+      ids: new Int32Array(B * T), mask: new Float32Array(B * T), types: new Int32Array(B * T),
+      feats: new Float32Array(B * O * D), pos: new Float32Array(B * O * 4), visMask: new Float32Array(B * O),
+      lmPositions: new Int32Array(0), lmLabels: new Int32Array(0), objPositions: new Int32Array(0), objLabels: new Int32Array(0),
+      objConf: new Float32Array(0), attrLabels: new Int32Array(0), attrConf: new Float32Array(0), featTargets: new Float32Array(0),
+      matched: new Int32Array(B), qaRows: new Int32Array(0), qaLabels: new Int32Array(0),
+    };
+    const lmPos: number[] = [], lmLab: number[] = [];
+    const objPos: number[] = [], objLab: number[] = [], objC: number[] = [], attrLab: number[] = [], attrC: number[] = [];
+    const featT: Float32Array[] = [];
+    const qaRows: number[] = [], qaLab: number[] = [];
+    const rows = examples.map((ex) => store.get(ex.imgId));
+    examples.forEach((ex, i) => {
+      // ITM: half of the examples get a sentence of another image.
+      let sent = ex.sent;
+      let matched = 1;
+      if (opts.tasks.has('itm') && r.float() < 0.5 && this.all.length > 1) {
+        let other = this.all[r.int(this.all.length)]!;
+        for (let tries = 0; other.imgId === ex.imgId && tries < 10; tries++) other = this.all[r.int(this.all.length)]!;
+        if (other.imgId !== ex.imgId) {
+          sent = other.sent;
+          matched = 0;
+        }
+      }
+      b.matched[i] = matched;
+      const enc = this.o.tokenizer.encode(sent, T);
+      for (let t = 0; t < T; t++) {
+        let id = enc.ids[t]!;
+        const special = enc.attentionMask[t] === 0 || t === 0 || id === 102;
+        if (opts.tasks.has('lm') && !special && r.float() < opts.maskProb) {
+          lmPos.push(i * T + t);
+          lmLab.push(id);
+          const p = r.float();
+          if (p < 0.8) id = MASK_ID;
+          else if (p < 0.9) id = r.int(this.o.vocab);
+        }
+        b.ids[i * T + t] = id;
+        b.mask[i * T + t] = enc.attentionMask[t]!;
+        b.types[i * T + t] = enc.tokenTypeIds[t]!;
+      }
+      const f = rows[i]!;
+      const n = Math.min(f.numBoxes, O);
+      for (let j = 0; j < n; j++) {
+        const at = (i * O + j) * 4;
+        b.pos[at] = clip01(f.boxes[j * 4]! / f.imgW);
+        b.pos[at + 1] = clip01(f.boxes[j * 4 + 1]! / f.imgH);
+        b.pos[at + 2] = clip01(f.boxes[j * 4 + 2]! / f.imgW);
+        b.pos[at + 3] = clip01(f.boxes[j * 4 + 3]! / f.imgH);
+        b.visMask[i * O + j] = 1;
+        const orig = f.features.subarray(j * D, (j + 1) * D);
+        let feat: Float32Array = orig;
+        const visual = opts.tasks.has('obj') || opts.tasks.has('attr') || opts.tasks.has('feat');
+        if (visual && r.float() < opts.maskProb) {
+          objPos.push(i * O + j);
+          objLab.push(f.objectsId[j]!);
+          objC.push(f.objectsConf[j]!);
+          attrLab.push(f.attrsId[j]!);
+          attrC.push(f.attrsConf[j]!);
+          featT.push(orig);
+          const p = r.float();
+          if (p < 0.8) feat = new Float32Array(D);
+          else if (p < 0.9) {
+            const other = rows[r.int(rows.length)]!;
+            const k = r.int(Math.max(1, Math.min(other.numBoxes, O)));
+            feat = other.numBoxes > 0 ? other.features.subarray(k * D, (k + 1) * D) : new Float32Array(D);
+          }
+        }
+        b.feats.set(feat, (i * O + j) * D);
+      }
+      if (opts.tasks.has('qa') && matched && ex.answers.length > 0) {
+        qaRows.push(i);
+        qaLab.push(ex.answers[r.int(ex.answers.length)]!);
+      }
+    });
+    for (const l of objLab) if (l < 0 || l >= opts.numObjects) throw new Error(`object label ${l} outside pretrain.num_objects=${opts.numObjects}`);
+    for (const l of attrLab) if (l < 0 || l >= opts.numAttrs) throw new Error(`attribute label ${l} outside pretrain.num_attrs=${opts.numAttrs}`);
+    b.lmPositions = Int32Array.from(lmPos);
+    b.lmLabels = Int32Array.from(lmLab);
+    b.objPositions = Int32Array.from(objPos);
+    b.objLabels = Int32Array.from(objLab);
+    b.objConf = Float32Array.from(objC);
+    b.attrLabels = Int32Array.from(attrLab);
+    b.attrConf = Float32Array.from(attrC);
+    b.featTargets = new Float32Array(featT.length * D);
+    featT.forEach((t, k) => b.featTargets.set(t, k * D));
+    b.qaRows = Int32Array.from(qaRows);
+    b.qaLabels = Int32Array.from(qaLab);
+    return b;
+  }
+}
+
+function clip01(v: number): number {
+  return v < 0 ? 0 : v > 1 ? 1 : v;
+}
+
+export class PretrainSource implements BatchSource<PretrainBatch> {
+  readonly batchesPerEpoch: number;
+
+  constructor(
+    private readonly examples: PretrainExample[],
+    private readonly batcher: PretrainBatcher,
+    private readonly batchSize: number,
+    private readonly seed: number,
+  ) {
+    this.batchesPerEpoch = Math.floor(examples.length / batchSize);
+  }
+
+  *batches(epoch: number, start: number, rngFor: (i: number) => Rng): Iterable<PretrainBatch> {
+    const order = epochPermutation(this.seed, epoch, this.examples.length);
+    for (let i = start; i < this.batchesPerEpoch; i++) {
+      const exs = Array.from({ length: this.batchSize }, (_, k) => this.examples[order[i * this.batchSize + k]!]!);
+      yield this.batcher.make(exs, rngFor(i));
+    }
+  }
+
+  size(b: PretrainBatch): number {
+    return b.size;
+  }
+}
+
+/** Head transform of BERT's prediction heads: dense → GELU → LayerNorm. */
+class Transform {
+  readonly dense: Linear;
+  readonly norm: LayerNorm;
+
+  constructor(p: Params, name: string, hidden: number) {
+    this.dense = new Linear(p, `${name}.dense`, hidden, hidden);
+    this.norm = new LayerNorm(p, `${name}.LayerNorm`, hidden);
+  }
+
+  forward(x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => this.norm.forward(gelu(this.dense.forward(x))));
+  }
+}
+
+function crossEntropy(logits: tf.Tensor2D, labels: Int32Array, weights?: Float32Array): tf.Tensor1D {
+  return tf.tidy(() => {
+    const ce = tf.logSoftmax(logits).mul(tf.oneHot(tf.tensor1d(labels, 'int32'), logits.shape[1])).sum(1).neg() as tf.Tensor1D;
+    return weights ? ce.mul(tf.tensor1d(weights)) : ce;
+  });
+}
+
+export interface PretrainOutput {
+  losses: Partial<Record<PretrainTask, tf.Scalar>>;
+  itmPred: tf.Tensor1D;
+  qaPred: tf.Tensor1D | null;
+}
+
+export class PretrainModel {
+  readonly params: Params;
+  readonly encoder: LxrtEncoder;
+  private readonly lmTransform: Transform;
+  private readonly lmBias: tf.Variable;
+  private readonly itm: Linear;
+  private readonly objTransform: Transform;
+  private readonly objDecoder: Linear;
+  private readonly attrDecoder: Linear;
+  private readonly featDecoder: Linear;
+  private readonly answerHead: LogitFc;
+
+  constructor(readonly sizes: LxmertSizes, readonly opts: PretrainOptions, numAnswers: number, seed: number) {
+    const p = (this.params = new Params(seed));
+    const h = sizes.hidden;
+    this.encoder = new LxrtEncoder(p, 'bert', sizes);
+    this.lmTransform = new Transform(p, 'cls.predictions.transform', h);
+    // The decoder weight is the word embedding matrix (tied, as in BERT); only its bias is a parameter of its own.
+    this.lmBias = p.constant('cls.predictions.bias', [sizes.vocab], 0);
+    this.itm = new Linear(p, 'cls.seq_relationship', h, 2);
+    this.objTransform = new Transform(p, 'obj_predict_head.transform', h);
+    this.objDecoder = new Linear(p, 'obj_predict_head.decoder_dict.obj', h, opts.numObjects);
+    this.attrDecoder = new Linear(p, 'obj_predict_head.decoder_dict.attr', h, opts.numAttrs);
+    this.featDecoder = new Linear(p, 'obj_predict_head.decoder_dict.feat', h, sizes.featDim);
+    this.answerHead = new LogitFc(p, h, 2 * h, Math.max(1, numAnswers), 'answer_head.logit_fc');
+  }
+
+  static inputs(b: PretrainBatch): LxmertInputs {
+    const { size: B, seqLen: T, boxes: O, featDim: D } = b;
+    return {
+      ids: tf.tensor2d(b.ids, [B, T], 'int32'),
+      mask: tf.tensor2d(b.mask, [B, T]),
+      types: tf.tensor2d(b.types, [B, T], 'int32'),
+      feats: tf.tensor3d(b.feats, [B, O, D]),
+      boxes: tf.tensor3d(b.pos, [B, O, 4]),
+      visMask: tf.tensor2d(b.visMask, [B, O]),
+    };
+  }
+
+  /** Each task's loss (scalars) for one batch, plus ITM and QA predictions for evaluation. */
+  losses(b: PretrainBatch, mode: Mode): PretrainOutput {
+    return tf.tidy((): tf.TensorContainer => {
+      const { tasks, visualLossNormalizer: vln } = this.opts;
+      const h = this.sizes.hidden;
+      const { lang, visn, pooled } = this.encoder.forward(PretrainModel.inputs(b), mode);
+      const out: Partial<Record<PretrainTask, tf.Scalar>> = {};
+      if (tasks.has('lm') && b.lmPositions.length > 0) {
+        const x = this.lmTransform.forward(tf.gather(lang.reshape([-1, h]), tf.tensor1d(b.lmPositions, 'int32'))) as tf.Tensor2D;
+        const logits = tf.matMul(x, this.encoder.embeddings.word.weight, false, true).add(this.lmBias) as tf.Tensor2D;
+        out.lm = crossEntropy(logits, b.lmLabels).mean() as tf.Scalar;
+      }
+      const itmLogits = this.itm.forward(pooled) as tf.Tensor2D;
+      if (tasks.has('itm')) out.itm = crossEntropy(itmLogits, b.matched).mean() as tf.Scalar;
+      const allBoxes = b.size * b.boxes;
+      if (b.objPositions.length > 0) {
+        const x = this.objTransform.forward(tf.gather(visn.reshape([-1, h]), tf.tensor1d(b.objPositions, 'int32')));
+        // LXMERT: per-box losses × confidence, averaged over all boxes of the batch, × the visual normaliser.
+        if (tasks.has('obj')) out.obj = crossEntropy(this.objDecoder.forward(x) as tf.Tensor2D, b.objLabels, b.objConf).sum().div(allBoxes).mul(vln) as tf.Scalar;
+        if (tasks.has('attr')) out.attr = crossEntropy(this.attrDecoder.forward(x) as tf.Tensor2D, b.attrLabels, b.attrConf).sum().div(allBoxes).mul(vln) as tf.Scalar;
+        if (tasks.has('feat')) {
+          const diff = this.featDecoder.forward(x).sub(tf.tensor2d(b.featTargets, [b.objPositions.length, b.featDim])).abs();
+          // smooth L1 (β = 1): 0.5·d² below 1, d − 0.5 above, written as 0.5·min(d,1)² + d − min(d,1) (no comparison
+          // op on the gradient path); mean over the feature dimension per box.
+          const c = tf.minimum(diff, 1);
+          const sl1 = c.square().mul(0.5).add(diff.sub(c)).mean(1);
+          out.feat = sl1.sum().div(allBoxes).mul(vln) as tf.Scalar;
+        }
+      }
+      let qaPred: tf.Tensor1D | null = null;
+      if (tasks.has('qa') && b.qaRows.length > 0) {
+        const qaLogits = this.answerHead.forward(tf.gather(pooled, tf.tensor1d(b.qaRows, 'int32')) as tf.Tensor2D);
+        out.qa = crossEntropy(qaLogits, b.qaLabels).mean() as tf.Scalar;
+        qaPred = qaLogits.argMax(1) as tf.Tensor1D;
+      }
+      return { losses: out, itmPred: itmLogits.argMax(1) as tf.Tensor1D, qaPred } as unknown as tf.TensorContainer;
+    }) as unknown as PretrainOutput;
+  }
+
+  /** Validation: mean total loss, ITM accuracy and QA accuracy (%) over fixed-seed batches. */
+  evaluate(batches: PretrainBatch[]): Record<string, number> {
+    let loss = 0;
+    let itmRight = 0, itmAll = 0, qaRight = 0, qaAll = 0;
+    for (const b of batches) {
+      const r = this.losses(b, EVAL);
+      const total = tf.tidy(() => tf.addN(Object.values(r.losses) as tf.Scalar[]));
+      loss += total.dataSync()[0]!;
+      const itm = r.itmPred.dataSync();
+      itm.forEach((p, i) => (itmRight += p === b.matched[i] ? 1 : 0));
+      itmAll += itm.length;
+      if (r.qaPred) {
+        const qa = r.qaPred.dataSync();
+        qa.forEach((p, i) => (qaRight += p === b.qaLabels[i] ? 1 : 0));
+        qaAll += qa.length;
+      }
+      total.dispose();
+      r.itmPred.dispose();
+      r.qaPred?.dispose();
+      Object.values(r.losses).forEach((t) => t!.dispose());
+    }
+    const out: Record<string, number> = { loss: loss / batches.length, itm_accuracy: (100 * itmRight) / Math.max(1, itmAll) };
+    if (qaAll > 0) out.qa_accuracy = (100 * qaRight) / qaAll;
+    return out;
+  }
+}
