@@ -27,9 +27,10 @@ export const registerQueue: Register = (program: Command) => {
   const queue = program
     .command('queue')
     .description('run validate/arrow/extract shards as BullMQ jobs on Redis: push, work, status, retry, merge')
-    .enablePositionalOptions();
+    .enablePositionalOptions()
+    .addHelpText('after', '\nExample:\n  $ vlkit queue push validate /shared/images --report /shared/out/report.jsonl --shards 64 --queue redis://redis:6379/0\n  $ vlkit queue work --queue redis://redis:6379/0\n  $ vlkit queue status --queue redis://redis:6379/0 --json\n');
 
-  subcommand(
+  const push = subcommand(
     queue,
     'push',
     "enqueue a stage's shards (its own arguments and flags, plus --shards N --queue URL [--attempts N] [--backoff-ms MS])",
@@ -41,6 +42,11 @@ export const registerQueue: Register = (program: Command) => {
     .allowUnknownOption()
     .helpOption(false)
     .action(async (stage: string, args: string[]) => {
+      // --help is not an option here (everything after push goes to the stage), so it is looked for by hand.
+      if (stage === '--help' || stage === '-h') {
+        push.outputHelp();
+        return;
+      }
       if (!(STAGES as readonly string[]).includes(stage)) {
         process.stderr.write(`vlkit queue push: error: stage must be ${STAGES.join(' or ')} (got '${stage}')\n`);
         process.exit(2);
