@@ -12,7 +12,7 @@ import { readStateDict } from '../train/weights/index.js';
 import { runCli, tempDir } from './helpers.js';
 import { FEAT_DIM, writeSyntheticVqa } from './lxmert-synthetic.js';
 
-test('pretrain_tiny: six losses, LM loss falls, LAST.pth feeds VQA fine-tuning', { timeout: 90_000 }, async () => {
+test('pretrain_tiny: six losses, LM loss falls, LAST.pth feeds VQA fine-tuning', { timeout: 300_000 }, async () => {
   const dir = tempDir('vlkit-lxmert-pre-');
   const f = writeSyntheticVqa(dir, { images: 100 });
   const run = path.join(dir, 'pre');

@@ -15,7 +15,7 @@ import { COLOURS, FEAT_DIM, writeSyntheticVqa } from './lxmert-synthetic.js';
 const SIZE = [`model.feat_dim=${FEAT_DIM}`, 'model.max_boxes=4', 'model.max_seq_length=12', 'train.batch_size=16', 'train.epochs=3', 'export.pth=false'];
 
 
-test('vqa_tiny learns the synthetic task through vlkit train, and vlkit predict writes a scored submission', { timeout: 150_000 }, async () => {
+test('vqa_tiny learns the synthetic task through vlkit train, and vlkit predict writes a scored submission', { timeout: 420_000 }, async () => {
   const dir = tempDir('vlkit-lxmert-');
   const f = writeSyntheticVqa(dir, { images: 600 });
   const run = path.join(dir, 'run');
@@ -23,7 +23,7 @@ test('vqa_tiny learns the synthetic task through vlkit train, and vlkit predict 
   const tr = await runCli(
     ['train', '--config', 'configs/lxmert/vqa_tiny.yaml', '--serialization-dir', run, '--backend', 'wasm', '--log-format', 'json',
       `data.train=${f.train}`, `data.valid=${f.valid}`, `data.features=${f.features}`, `data.ans2label=${f.ans2label}`, ...SIZE],
-    { timeoutMs: 140_000 },
+    { timeoutMs: 400_000 },
   );
   assert.equal(tr.code, 0, tr.stderr);
   assert.match(tr.stderr, /backend: wasm/);
