@@ -18,7 +18,7 @@ test('pretrain_tiny: six losses, LM loss falls, LAST.pth feeds VQA fine-tuning',
   const run = path.join(dir, 'pre');
   const common = [`data.features=${f.features}`, `data.ans2label=${f.ans2label}`, `model.feat_dim=${FEAT_DIM}`, 'model.max_boxes=4', 'model.max_seq_length=14'];
   const pre = await runCli(['train', '--config', 'configs/lxmert/pretrain_tiny.yaml', '--serialization-dir', run, '--backend', 'wasm', '--log-format', 'json',
-    `data.train=${f.pretrainTrain}`, `data.valid=${f.pretrainValid}`, ...common, 'pretrain.num_objects=4', 'pretrain.num_attrs=4', 'train.batch_size=16', 'train.epochs=1', 'train.log_every=5']);
+    `data.train=${f.pretrainTrain}`, `data.valid=${f.pretrainValid}`, ...common, 'pretrain.num_objects=4', 'pretrain.num_attrs=4', 'train.batch_size=16', 'train.epochs=1', 'train.log_every=5'], { timeoutMs: 250_000 });
   assert.equal(pre.code, 0, pre.stderr);
   const log = readFileSync(path.join(run, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   const steps = log.filter((r) => r.loss !== undefined);
@@ -36,7 +36,7 @@ test('pretrain_tiny: six losses, LM loss falls, LAST.pth feeds VQA fine-tuning',
   assert.deepEqual(sd.get('obj_predict_head.decoder_dict.feat.weight')!.shape, [FEAT_DIM, 128]);
 
   const fine = await runCli(['train', '--config', 'configs/lxmert/vqa_tiny.yaml', '--serialization-dir', path.join(dir, 'vqa'), '--backend', 'wasm', '--log-format', 'json',
-    `data.train=${f.train}`, ...common, `model.load_lxmert=${path.join(run, 'LAST.pth')}`, 'train.batch_size=16', 'train.max_steps=1', 'export.pth=false']);
+    `data.train=${f.train}`, ...common, `model.load_lxmert=${path.join(run, 'LAST.pth')}`, 'train.batch_size=16', 'train.max_steps=1', 'export.pth=false'], { timeoutMs: 120_000 });
   assert.equal(fine.code, 0, fine.stderr);
   const loaded = fine.stderr.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((e) => /^encoder weights from/.test(e.msg));
   assert.ok(loaded, fine.stderr);
