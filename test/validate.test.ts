@@ -180,9 +180,12 @@ test('validate: a decode past --timeout-ms is reported as timeout and the run go
   const dir = tempDir();
   const imgs = path.join(dir, 'imgs');
   mkdirSync(imgs);
-  // 12000x12000 flat PNG: ~0.5 MB on disk, 432 MB of pixels to inflate (~0.5 s), well past the 150 ms allowed,
-  // while the 10x10 palette PNG next to it decodes in ~1 ms.
-  await sharp({ create: { width: 12000, height: 12000, channels: 3, background: '#808080' } }).png({ compressionLevel: 1 }).toFile(path.join(imgs, 'big.png'));
+  // 8000x8000 flat *interlaced* PNG: small on disk, but Adam7 cannot be streamed row by row, so libvips decodes all
+  // 192 MB of pixels in seven passes (~1.5 s on an idle machine; a non-interlaced one can finish within 150 ms),
+  // ten times the 150 ms allowed, while the 10x10 palette PNG next to it decodes in ~1 ms.
+  await sharp({ create: { width: 8000, height: 8000, channels: 3, background: '#808080' } })
+    .png({ compressionLevel: 1, progressive: true })
+    .toFile(path.join(imgs, 'big.png'));
   copyFileSync(path.join(GOOD_IMAGES, 'palette.png'), path.join(imgs, 'small.png'));
   const report = path.join(dir, 'r.jsonl');
   const started = Date.now();
