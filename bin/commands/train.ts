@@ -8,6 +8,7 @@ import { Command } from 'commander';
 import { loadConfig, readConfigFile, type ConfigTree } from '../../common/config.js';
 import { InputError, UsageError } from '../../common/errors.js';
 import { resolveLogFormat } from '../../common/progress.js';
+import { explainOutOfMemory } from '../../train/engine/backend.js';
 import { TRAINERS, type Trainer } from '../../train/trainers.js';
 import { action, splitOverrides, subcommand, withRunOptions } from '../cli.js';
 import type { Register } from './index.js';
@@ -69,13 +70,17 @@ export const registerTrain: Register = (program: Command) => {
         t.backend = flags.backend;
       }
       const trainer = await trainerFor(config, flags.config);
-      return trainer.train(config, {
-        serializationDir: flags.serializationDir,
-        resume: flags.resume ?? false,
-        subset: flags.tiny ? 'tiny' : flags.fast ? 'fast' : undefined,
-        skipBad: flags.skipBad ?? false,
-        logFormat: resolveLogFormat(flags.logFormat),
-      });
+      return trainer
+        .train(config, {
+          serializationDir: flags.serializationDir,
+          resume: flags.resume ?? false,
+          subset: flags.tiny ? 'tiny' : flags.fast ? 'fast' : undefined,
+          skipBad: flags.skipBad ?? false,
+          logFormat: resolveLogFormat(flags.logFormat),
+        })
+        .catch((err: unknown) => {
+          throw explainOutOfMemory(err);
+        });
     }),
   );
 
@@ -98,13 +103,17 @@ export const registerTrain: Register = (program: Command) => {
         const saved = path.join(flags.serializationDir!, 'config.yaml');
         const config = loadConfig({ defaults: readConfigFile(saved), overrides });
         const trainer = await trainerFor(config, saved);
-        return trainer.predict(config, {
-          serializationDir: flags.serializationDir!,
-          checkpoint: flags.checkpoint,
-          submission: flags.submission,
-          skipBad: flags.skipBad ?? false,
-          logFormat: resolveLogFormat(flags.logFormat),
-        });
+        return trainer
+          .predict(config, {
+            serializationDir: flags.serializationDir!,
+            checkpoint: flags.checkpoint,
+            submission: flags.submission,
+            skipBad: flags.skipBad ?? false,
+            logFormat: resolveLogFormat(flags.logFormat),
+          })
+          .catch((err: unknown) => {
+            throw explainOutOfMemory(err);
+          });
       }),
     );
 };

@@ -105,3 +105,20 @@ export async function selectBackend(opts: SelectBackendOptions = {}): Promise<Ba
   // cpu is always last and always available; reaching here means even it failed.
   throw new Error(`no TensorFlow.js backend could start: ${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}`);
 }
+
+/**
+ * The wasm backend's heap is a 32-bit wasm memory (about 4 GiB at most); when a model outgrows it, tfjs fails deep
+ * inside wasm ("Aborted()", "memory access out of bounds") with a message that names neither the cause nor the fix.
+ * Translate that into a usage error saying how much was allocated; any other error is returned unchanged.
+ */
+export function explainOutOfMemory(err: unknown): unknown {
+  const msg = err instanceof Error ? err.message : String(err);
+  if (tf.getBackend() !== 'wasm' || !/Aborted\(\)|memory access out of bounds|out of memory|cannot enlarge memory|allocation failed/i.test(msg)) return err;
+  const held = tf.memory().numBytes / 2 ** 30;
+  return new UsageError(
+    `the wasm backend ran out of memory (${msg.split('\n')[0]}) with ${held.toFixed(2)} GiB of tensors allocated; its heap ` +
+      'is capped near 4 GiB, and a model needs about 16 bytes per parameter (weights, gradients, two Adam moments) plus ' +
+      'activations. Install @tensorflow/tfjs-node or @tensorflow/tfjs-node-gpu (chosen automatically when present), ' +
+      'or reduce train.batch_size / the model size.',
+  );
+}
