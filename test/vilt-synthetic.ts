@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { writeArrowDataset } from '../pipeline/arrow/index.js';
+import { mulberry32 } from '../train/engine/rng.js';
 
 export const COLORS = { red: '#e02020', green: '#20b040', blue: '#2040e0', yellow: '#f0d020' } as const;
 export const SHAPES = ['circle', 'square', 'triangle'] as const;
@@ -18,18 +19,6 @@ export interface SynthImage {
   shape: Shape;
   width: number;
   height: number;
-}
-
-/** Deterministic small generator (mulberry32) so the dataset is the same on every run. */
-function gen(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export async function drawImage(im: SynthImage, rand: () => number): Promise<Buffer> {
@@ -83,7 +72,7 @@ export interface SynthDataset {
  * Captions: Karpathy train/val/test. VQA: per image a colour and a shape question (ten identical answers → score 1).
  */
 export async function buildSynthetic(root: string, nTrain: number, nVal: number, nTest: number, seed = 7): Promise<SynthDataset> {
-  const rand = gen(seed);
+  const rand = mulberry32(seed);
   const sets = { train: images(nTrain, rand), val: images(nVal, rand), test: images(nTest, rand) };
   const raw = path.join(root, 'raw');
   const folders = { train: 'train2014', val: 'val2014', test: 'test2015' } as const;
@@ -143,7 +132,7 @@ export async function buildSynthetic(root: string, nTrain: number, nVal: number,
  * one sentence "the left image has a <colour> shape", True when image_0 has that colour.
  */
 export async function buildNlvr2Synthetic(root: string, counts: { train: number; dev: number; test1: number }, seed = 11): Promise<string> {
-  const rand = gen(seed);
+  const rand = mulberry32(seed);
   const raw = path.join(root, 'raw');
   const colors = Object.keys(COLORS) as Color[];
   for (const split of ['train', 'dev', 'test1'] as const) {

@@ -114,3 +114,18 @@ export class Rng {
 export function epochPermutation(seed: number, epoch: number, n: number): Uint32Array {
   return Rng.from(seed, 'order', epoch).permutation(n);
 }
+
+/**
+ * mulberry32: a tiny 32-bit generator for places that want a plain `() => number` seeded by one uint32 (per-image
+ * augmentation, synthetic test data). Training order and masking use Rng, whose state is checkpointed.
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

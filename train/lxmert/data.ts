@@ -226,10 +226,7 @@ export class Batcher {
         b.feats.set(f.features.subarray(0, n * D), row * O * D);
         for (let j = 0; j < n; j++) {
           const at = (row * O + j) * 4;
-          b.pos[at] = clip01(f.boxes[j * 4]! / f.imgW);
-          b.pos[at + 1] = clip01(f.boxes[j * 4 + 1]! / f.imgH);
-          b.pos[at + 2] = clip01(f.boxes[j * 4 + 2]! / f.imgW);
-          b.pos[at + 3] = clip01(f.boxes[j * 4 + 3]! / f.imgH);
+          normalizeBox(b.pos, at, f, j);
           b.visMask[row * O + j] = 1;
         }
         row++;
@@ -250,6 +247,14 @@ export class Batcher {
 
 function clip01(v: number): number {
   return v < 0 ? 0 : v > 1 ? 1 : v;
+}
+
+/** Box j of an image as LXMERT feeds it: x1, y1, x2, y2 divided by the image size, clipped to [0, 1], at `pos[at]`. */
+export function normalizeBox(pos: Float32Array, at: number, f: { boxes: Float32Array; imgW: number; imgH: number }, j: number): void {
+  pos[at] = clip01(f.boxes[j * 4]! / f.imgW);
+  pos[at + 1] = clip01(f.boxes[j * 4 + 1]! / f.imgH);
+  pos[at + 2] = clip01(f.boxes[j * 4 + 2]! / f.imgW);
+  pos[at + 3] = clip01(f.boxes[j * 4 + 3]! / f.imgH);
 }
 
 /** Training batches: each epoch a seeded permutation, incomplete last batch dropped (LXMERT's drop_last). */

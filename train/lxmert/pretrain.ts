@@ -26,7 +26,7 @@ import { MASK_ID, type BertTokenizer } from '../../data/tokenizer/index.js';
 import type { FeatureStore } from '../../features/index.js';
 import { epochPermutation, Rng, type BatchSource } from '../engine/index.js';
 import { EVAL, gelu, LayerNorm, Linear, Params, type Mode } from '../nn/index.js';
-import type { BadRecords } from './data.js';
+import { normalizeBox, type BadRecords } from './data.js';
 import { LogitFc, LxrtEncoder, type LxmertInputs, type LxmertSizes } from './model.js';
 
 export const PRETRAIN_TASKS = ['lm', 'itm', 'obj', 'attr', 'feat', 'qa'] as const;
@@ -198,10 +198,7 @@ export class PretrainBatcher {
       const n = Math.min(f.numBoxes, O);
       for (let j = 0; j < n; j++) {
         const at = (i * O + j) * 4;
-        b.pos[at] = clip01(f.boxes[j * 4]! / f.imgW);
-        b.pos[at + 1] = clip01(f.boxes[j * 4 + 1]! / f.imgH);
-        b.pos[at + 2] = clip01(f.boxes[j * 4 + 2]! / f.imgW);
-        b.pos[at + 3] = clip01(f.boxes[j * 4 + 3]! / f.imgH);
+        normalizeBox(b.pos, at, f, j);
         b.visMask[i * O + j] = 1;
         const orig = f.features.subarray(j * D, (j + 1) * D);
         let feat: Float32Array = orig;
@@ -243,10 +240,6 @@ export class PretrainBatcher {
     b.qaLabels = Int32Array.from(qaLab);
     return b;
   }
-}
-
-function clip01(v: number): number {
-  return v < 0 ? 0 : v > 1 ? 1 : v;
 }
 
 export class PretrainSource implements BatchSource<PretrainBatch> {

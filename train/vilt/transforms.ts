@@ -16,6 +16,7 @@
  * batch's pixels do not depend on which worker ran it or when.
  */
 import sharp from 'sharp';
+import { mulberry32 } from '../engine/rng.js';
 
 export interface TransformSpec {
   kind: 'pixelbert' | 'mae';
@@ -33,18 +34,6 @@ export interface ImagePatches {
   patches: Float32Array;
   gridH: number;
   gridW: number;
-}
-
-/** mulberry32: a small generator seeded by the caller's uint32. */
-function rand32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** ViLT's MinMaxResize target for a w×h image, rounded down to patch multiples (at least one patch). */
@@ -218,7 +207,7 @@ export function toPatches(img: Rgb, spec: Pick<TransformSpec, 'patch' | 'mean' |
 }
 
 export async function transformImage(bytes: Uint8Array, spec: TransformSpec, seed: number): Promise<ImagePatches> {
-  const rand = rand32(seed);
+  const rand = mulberry32(seed);
   let pipe = sharp(bytes, { failOn: 'error' }).autoOrient().removeAlpha().toColourspace('srgb');
   const meta = await sharp(bytes).autoOrient().metadata();
   const w0 = meta.autoOrient?.width ?? meta.width!;
