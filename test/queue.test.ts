@@ -183,3 +183,45 @@ test('queue: 13 shards, 3 workers, one SIGKILLed mid-shard; failing shard; retry
     redis.kill('SIGKILL');
   }
 });
+
+test('queue over rediss:// (TLS) with a password: push, work, merged report; untrusted certificate is a clear error', { skip: !hasRedis && 'redis-server not installed' }, async () => {
+  const dir = tempDir();
+  // A self-signed certificate for 127.0.0.1, made here (openssl ships with Debian's base system).
+  const cert = path.join(dir, 'cert.pem');
+  const key = path.join(dir, 'key.pem');
+  const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
+  assert.equal(made.status, 0, String(made.stderr));
+  const port = await freePort();
+  const redis = spawn(
+    'redis-server',
+    ['--port', '0', '--tls-port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--tls-cert-file', cert, '--tls-key-file', key, '--tls-ca-cert-file', cert, '--tls-auth-clients', 'no', '--requirepass', 's3cret-tls'],
+    { stdio: 'ignore' },
+  );
+  const url = `rediss://:s3cret-tls@127.0.0.1:${port}/0`;
+  const trusted = { NODE_EXTRA_CA_CERTS: cert, NODE_NO_WARNINGS: '1' };
+  let worker: ChildProcess | undefined;
+  try {
+    await until('redis (TLS) to accept connections', async () => ((await runCli(['queue', 'status', '--queue', url, '--json'], { env: trusted })).code === 0 ? true : undefined), 20_000);
+    const images = path.join(dir, 'images');
+    cpSync(GOOD_IMAGES, images, { recursive: true });
+    const report = path.join(dir, 'report.jsonl');
+    const pushed = await runCli(['queue', 'push', 'validate', images, '--report', report, '--shards', '3', '--queue', url], { env: trusted });
+    assert.equal(pushed.code, 0, pushed.stderr);
+    worker = spawn(process.execPath, [CLI, 'queue', 'work', '--queue', url, '--log-format', 'none'], { stdio: 'ignore', env: { ...process.env, ...trusted } });
+    const status = await until('the TLS run to merge', async () => {
+      const s = await runCli(['queue', 'status', '--queue', url, '--json'], { env: trusted });
+      const run = s.stdout.trim() ? (JSON.parse(s.stdout.trim().split('\n')[0]!) as { done: number; merged: boolean }) : undefined;
+      return run?.merged ? run : undefined;
+    });
+    assert.equal(status.done, 3);
+    assert.equal(readFileSync(report, 'utf8').trim().split('\n').length, readdirSync(images).length);
+    // Without the CA the connection is refused with the reason, and the password is not printed.
+    const untrusted = await runCli(['queue', 'status', '--queue', url], { env: { NODE_EXTRA_CA_CERTS: '' } });
+    assert.equal(untrusted.code, 2);
+    assert.match(untrusted.stderr, /cannot reach Redis at rediss:\/\/:\*\*\*@127\.0\.0\.1:\d+\/0: self-signed certificate/);
+    assert.doesNotMatch(untrusted.stderr, /s3cret-tls/);
+  } finally {
+    worker?.kill('SIGKILL');
+    redis.kill('SIGKILL');
+  }
+});
