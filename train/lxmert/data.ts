@@ -257,29 +257,28 @@ export function normalizeBox(pos: Float32Array, at: number, f: { boxes: Float32A
   pos[at + 3] = clip01(f.boxes[j * 4 + 3]! / f.imgH);
 }
 
-/** Training batches: each epoch a seeded permutation, incomplete last batch dropped (LXMERT's drop_last). */
-export class TrainSource implements BatchSource<Batch> {
+/**
+ * Training batches for every LXMERT task (fine-tuning and pretraining): each epoch a seeded permutation, the
+ * incomplete last batch dropped (LXMERT's drop_last); `make` turns a batch's examples into tensors' inputs, with
+ * the micro-batch's own generator for data-side randomness (masking).
+ */
+export class ShuffledSource<E, B> implements BatchSource<B> {
   readonly batchesPerEpoch: number;
 
   constructor(
-    private readonly examples: Example[],
-    private readonly batcher: Batcher,
+    private readonly examples: E[],
+    private readonly make: (examples: E[], rng: Rng) => B,
     private readonly batchSize: number,
     private readonly seed: number,
   ) {
     this.batchesPerEpoch = Math.floor(examples.length / batchSize);
   }
 
-  *batches(epoch: number, start: number, _rngFor: (i: number) => Rng): Iterable<Batch> {
+  *batches(epoch: number, start: number, rngFor: (i: number) => Rng): Iterable<B> {
     const order = epochPermutation(this.seed, epoch, this.examples.length);
     for (let i = start; i < this.batchesPerEpoch; i++) {
-      const exs: Example[] = [];
-      for (let k = 0; k < this.batchSize; k++) exs.push(this.examples[order[i * this.batchSize + k]!]!);
-      yield this.batcher.make(exs);
+      const exs = Array.from({ length: this.batchSize }, (_, k) => this.examples[order[i * this.batchSize + k]!]!);
+      yield this.make(exs, rngFor(i));
     }
-  }
-
-  size(b: Batch): number {
-    return b.examples.length;
   }
 }

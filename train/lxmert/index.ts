@@ -16,7 +16,7 @@ import { loadCheckpoint, selectBackend, SerializationDir, train, trainConfigFrom
 import { EVAL } from '../nn/index.js';
 import type { PredictRunOptions, Trainer, TrainRunOptions } from '../trainers.js';
 import { evalBatchSize, resolveTree, sizes, str, task as taskOf } from './config.js';
-import { AnswerVocab, Batcher, openFeatures, readExamples, TrainSource, withFeatures, type BadRecords, type Batch, type Example } from './data.js';
+import { AnswerVocab, Batcher, openFeatures, readExamples, ShuffledSource, withFeatures, type BadRecords, type Batch, type Example } from './data.js';
 import { crossEntropyLoss, LxmertModel, softScoreLoss, type LxmertInputs, type LxmertTask } from './model.js';
 import { loadPth, savePthFrom } from './weights.js';
 
@@ -137,7 +137,7 @@ async function trainLxmert(config: ConfigTree, opts: TrainRunOptions): Promise<n
   };
   const result = await train({
     model: trainable,
-    data: new TrainSource(trainSet, batcher, cfg.batchSize, cfg.seed),
+    data: new ShuffledSource(trainSet, (exs: Example[]) => batcher.make(exs), cfg.batchSize, cfg.seed),
     config: cfg,
     dir: opts.serializationDir,
     resume: opts.resume,

@@ -8,8 +8,8 @@ import { BertTokenizer } from '../../data/tokenizer/index.js';
 import { loadCheckpoint, Rng, selectBackend, SerializationDir, train, trainConfigFrom, type StepContext, type TrainableModel } from '../engine/index.js';
 import type { TrainRunOptions } from '../trainers.js';
 import { evalBatchSize, resolveTree, sizes, str } from './config.js';
-import { AnswerVocab, openFeatures, type BadRecords } from './data.js';
-import { PretrainBatcher, pretrainOptions, PretrainModel, PretrainSource, readPretrainExamples, type PretrainBatch, type PretrainExample } from './pretrain.js';
+import { AnswerVocab, openFeatures, ShuffledSource, type BadRecords } from './data.js';
+import { PretrainBatcher, pretrainOptions, PretrainModel, readPretrainExamples, type PretrainBatch, type PretrainExample } from './pretrain.js';
 import { savePthFrom } from './weights.js';
 
 const SUBSET_IMAGES = { tiny: 512, fast: 4096 } as const;
@@ -71,9 +71,10 @@ export async function trainPretrain(config: ConfigTree, opts: TrainRunOptions): 
         }
       : {}),
   };
+  const trainBatcher = batcherFor(trainSet);
   const result = await train({
     model: trainable,
-    data: new PretrainSource(trainSet, batcherFor(trainSet), cfg.batchSize, cfg.seed),
+    data: new ShuffledSource(trainSet, (exs: PretrainExample[], rng) => trainBatcher.make(exs, rng), cfg.batchSize, cfg.seed),
     config: cfg,
     dir: opts.serializationDir,
     resume: opts.resume,

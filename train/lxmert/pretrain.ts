@@ -24,7 +24,7 @@ import { getPath, type ConfigTree } from '../../common/config.js';
 import { InputError, UsageError } from '../../common/errors.js';
 import { MASK_ID, type BertTokenizer } from '../../data/tokenizer/index.js';
 import type { FeatureStore } from '../../features/index.js';
-import { epochPermutation, Rng, type BatchSource } from '../engine/index.js';
+import { Rng } from '../engine/index.js';
 import { EVAL, gelu, LayerNorm, Linear, Params, type Mode } from '../nn/index.js';
 import { normalizeBox, type BadRecords } from './data.js';
 import { LogitFc, LxrtEncoder, type LxmertInputs, type LxmertSizes } from './model.js';
@@ -239,31 +239,6 @@ export class PretrainBatcher {
     b.qaRows = Int32Array.from(qaRows);
     b.qaLabels = Int32Array.from(qaLab);
     return b;
-  }
-}
-
-export class PretrainSource implements BatchSource<PretrainBatch> {
-  readonly batchesPerEpoch: number;
-
-  constructor(
-    private readonly examples: PretrainExample[],
-    private readonly batcher: PretrainBatcher,
-    private readonly batchSize: number,
-    private readonly seed: number,
-  ) {
-    this.batchesPerEpoch = Math.floor(examples.length / batchSize);
-  }
-
-  *batches(epoch: number, start: number, rngFor: (i: number) => Rng): Iterable<PretrainBatch> {
-    const order = epochPermutation(this.seed, epoch, this.examples.length);
-    for (let i = start; i < this.batchesPerEpoch; i++) {
-      const exs = Array.from({ length: this.batchSize }, (_, k) => this.examples[order[i * this.batchSize + k]!]!);
-      yield this.batcher.make(exs, rngFor(i));
-    }
-  }
-
-  size(b: PretrainBatch): number {
-    return b.size;
   }
 }
 

@@ -1,17 +1,11 @@
 /** `vlkit eval gqa`: the official GQA eval.py metrics; the ones whose extra files are absent are reported as null. */
 import type { Command } from 'commander';
-import { evaluateGqaFiles, type GqaMetrics, type TypeAccuracy } from '../../../eval/gqa.js';
+import { evaluateGqaFiles, type GqaFiles, type GqaMetrics, type TypeAccuracy } from '../../../eval/gqa.js';
 import { action, intFlag, subcommand } from '../../cli.js';
 import { emitMetrics, formatRows } from './emit.js';
 
-interface GqaFlags {
-  questions: string;
-  predictions: string;
-  choices?: string;
-  sceneGraphs?: string;
-  allQuestions?: string;
-  attentions?: string;
-  objectFeatures?: boolean;
+/** The evaluator's inputs, plus the output flags (commander fills the optional ones only when given). */
+interface GqaFlags extends GqaFiles {
   mapSize: number;
   json?: boolean;
   out?: string;
