@@ -49,17 +49,29 @@ const trainLines = (log: LogRecord[]) => log.filter((r) => !('valid' in r));
 const bytes = (dir: string, step: number, file: string) => readFileSync(path.join(dir, `checkpoint_${step}`, file));
 const pointer = (dir: string, name: string) => readFileSync(path.join(dir, name), 'utf8').trim();
 
-/** Everything but timing must match the uninterrupted run. */
-function assertSameTraining(dir: string, ref: string, what: string): void {
+/** BEST's expected target from log.jsonl: the first step with the highest validation accuracy. */
+function bestFromLog(log: LogRecord[]): string {
+  const valid = log.filter((l) => 'valid' in l) as Array<LogRecord & { valid: { accuracy: number } }>;
+  const bestAcc = Math.max(...valid.map((v) => v.valid.accuracy));
+  return `checkpoint_${valid.find((v) => v.valid.accuracy === bestAcc)!.step}`;
+}
+
+/**
+ * Everything but timing must match the uninterrupted run. `stoppedAt`: the run was stopped there by train.max_steps,
+ * so its log holds one validation line the uninterrupted run lacks (the final update of a run is always validated).
+ */
+function assertSameTraining(dir: string, ref: string, what: string, stoppedAt?: number): void {
   for (const f of ['model.safetensors', 'optimizer.safetensors']) {
     assert.ok(bytes(dir, TOTAL, f).equals(bytes(ref, TOTAL, f)), `${what}: ${f} at step ${TOTAL} is bit-identical`);
   }
   const log = readLog(dir);
   const steps = trainLines(log).map((r) => r.step);
   assert.deepEqual(steps, Array.from({ length: TOTAL }, (_, i) => i + 1), `${what}: every step logged exactly once`);
-  const strip = (rs: LogRecord[]) => rs.map(({ examples_per_s: _, ...r }) => r);
+  const extra = log.filter((r) => 'valid' in r && r.step === stoppedAt);
+  assert.equal(extra.length, stoppedAt === undefined ? 0 : 1, `${what}: the stop step is validated once`);
+  const strip = (rs: LogRecord[]) => rs.filter((r) => !extra.includes(r)).map(({ examples_per_s: _, ...r }) => r);
   assert.deepEqual(strip(log), strip(readLog(ref)), `${what}: same losses, lr, grad norms and validation lines`);
-  assert.equal(pointer(dir, 'BEST'), pointer(ref, 'BEST'), `${what}: same BEST`);
+  assert.equal(pointer(dir, 'BEST'), bestFromLog(log), `${what}: BEST = first step with the highest validation accuracy`);
   const tbSteps = eventFiles(dir).flatMap((f) => readEventFile(f)).filter((e) => e.scalars.some((s) => s.tag === 'train/loss')).map((e) => e.step);
   assert.deepEqual(tbSteps, steps, `${what}: TensorBoard has each train step once`);
 }
@@ -90,6 +102,7 @@ test('learns the synthetic task well above chance; serialization directory layou
 test('BEST and LAST point at complete checkpoints: BEST = first step with the highest validation accuracy', async () => {
   await refRun;
   const valid = readLog(ref).filter((l) => 'valid' in l) as Array<LogRecord & { valid: { accuracy: number } }>;
+  assert.deepEqual(valid.map((v) => v.step), [4, 8, 12, 16, 20, 24, 28, 32, 36]);
   const bestAcc = Math.max(...valid.map((v) => v.valid.accuracy));
   const bestStep = valid.find((v) => v.valid.accuracy === bestAcc)!.step;
   assert.equal(pointer(ref, 'BEST'), `checkpoint_${bestStep}`);
@@ -126,7 +139,7 @@ test('exact resume: stop by config at step 13 (mid-epoch), resume in a new proce
   assert.equal(lastAfterStop, 'checkpoint_13');
   assert.equal(b.code, 0, b.stderr);
   await refRun;
-  assertSameTraining(stoppedDir, ref, 'stop/resume');
+  assertSameTraining(stoppedDir, ref, 'stop/resume', 13);
 });
 
 test('exact resume after kill -9 at an arbitrary point', async () => {
@@ -182,4 +195,35 @@ test('train.accumulate=4 with batch 2 gives the same updates as batch 8 (within 
   const big = await weightsAfter({ max_steps: 6, batch_size: 8, accumulate: 1 }, det);
   const acc = await weightsAfter({ max_steps: 6, batch_size: 2, accumulate: 4 }, det);
   big.forEach((w, i) => w.forEach((x, j) => assert.ok(Math.abs(x - acc[i]![j]!) <= 1e-6, `param ${i}[${j}]: ${x} vs ${acc[i]![j]}`)));
+});
+
+test('the final update is validated: max_steps=5 at 3 steps/epoch → records at steps 3 and 5, BEST the better; a resume adds none', async () => {
+  await selectBackend({ force: 'wasm', log: () => {} });
+  // 24 examples / batch 8 = 3 updates per epoch; validate at epoch ends only, BEST by the lowest validation loss.
+  const cfg = trainConfigFrom(tinyConfig({ max_steps: 5, eval_every: 0, checkpoint_every: 0, best_metric: 'loss', best_mode: 'min' }));
+  const dir = tempDir();
+  const run = async (resume: boolean) => {
+    const model = new TinyModel(cfg.seed, makeExamples(16, 99));
+    try {
+      return await train({ model, data: new TinySource(makeExamples(24, 7), 8, cfg.seed), config: cfg, dir, resume });
+    } finally {
+      model.dispose();
+    }
+  };
+  const result = await run(false);
+  assert.equal(result.step, 5);
+  const valid = readLog(dir).filter((l) => 'valid' in l) as Array<LogRecord & { valid: { loss: number } }>;
+  assert.deepEqual(valid.map((v) => [v.step, v.epoch]), [[3, 0], [5, 1]], 'epoch 0 end, then the max_steps stop inside epoch 1');
+  const [at3, at5] = valid.map((v) => v.valid.loss) as [number, number];
+  assert.ok(at5 < at3, `validation loss falls from step 3 (${at3}) to step 5 (${at5})`);
+  assert.equal(pointer(dir, 'BEST'), 'checkpoint_5');
+  assert.equal(pointer(dir, 'LAST'), 'checkpoint_5');
+  const ck = await loadCheckpoint(path.join(dir, 'checkpoint_5'));
+  assert.deepEqual(ck.state.best, { metric: 'loss', value: at5, step: 5 });
+  assert.deepEqual(ck.state.metrics, valid[1]!.valid, 'the final checkpoint records the metrics of its own weights');
+  assert.deepEqual(result.valid, valid[1]!.valid);
+  const before = readFileSync(path.join(dir, 'log.jsonl'), 'utf8');
+  const again = await run(true);
+  assert.equal(again.step, 5);
+  assert.equal(readFileSync(path.join(dir, 'log.jsonl'), 'utf8'), before, 'resuming the finished run validates nothing again');
 });

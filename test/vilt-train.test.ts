@@ -88,7 +88,7 @@ test('vilt: VLC-style pre-training (MLM + ITM + MAE) through `vlkit train` lower
   assert.ok((last.mae_loss as number) < (first.mae_loss as number) * 0.9, `MAE ${first.mae_loss} → ${last.mae_loss}`);
   assert.ok(Number.isFinite(last.itm_loss as number));
   const valid = logOf(pre).filter((l) => l.valid);
-  assert.equal(valid.length, 1); // at the end of epoch 0
+  assert.deepEqual(valid.map((l) => l.step), [30, 40]); // at the end of epoch 0 and at the max_steps stop
 });
 
 test('vilt: tiny VQA fine-tune beats the best constant answer on held-out images; predict writes the submission', async () => {

@@ -73,7 +73,7 @@ export interface TrainConfig {
   /** Stop after this many updates (0 = run all epochs). The schedule still spans all epochs. */
   maxSteps: number;
   logEvery: number;
-  /** Validate every N updates; 0 = at the end of each epoch. */
+  /** Validate every N updates; 0 = at the end of each epoch. The last update (end or max_steps) is always validated. */
   evalEvery: number;
   /** Checkpoint every N updates; 0 = at the end of each epoch. A final checkpoint is always written. */
   checkpointEvery: number;
@@ -362,7 +362,10 @@ export async function train<B>(opts: TrainOptions<B>): Promise<TrainResult> {
         epoch++;
         index = 0;
       }
-      const evalNow = cfg.evalEvery > 0 ? step % cfg.evalEvery === 0 : epochDone;
+      // The last update is always validated too (a run stopped by train.max_steps or ending off an eval_every
+      // multiple), so BEST and log.jsonl cover the final weights. Its checkpoint follows, so a resume of a finished
+      // run finds step === stopAt, runs no step and adds no second record.
+      const evalNow = (cfg.evalEvery > 0 ? step % cfg.evalEvery === 0 : epochDone) || step === stopAt;
       if (evalNow) await validate(endedEpoch);
       const ckNow = cfg.checkpointEvery > 0 ? step % cfg.checkpointEvery === 0 : epochDone;
       if ((ckNow || step === stopAt) && lastCheckpoint !== step) await checkpoint(evalNow && valid ? valid : undefined);
