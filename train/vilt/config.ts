@@ -41,6 +41,8 @@ export interface ViltSettings {
   mlmWeight: number;
   itmWeight: number;
   maeWeight: number;
+  /** ViLT's word-patch alignment (train/vilt/wpa.ts) on the ITM pass; 0 = off, ViLT pre-trains with 0.1. */
+  wpaWeight: number;
   maeRatio: number;
   maeDecoder: { hidden: number; layers: number; heads: number };
   drawFalseText: number;
@@ -117,6 +119,7 @@ export function settingsFrom(tree: ConfigTree): ViltSettings {
     mlmWeight: num(tree, 'mlm_weight', (v) => v >= 0),
     itmWeight: num(tree, 'itm_weight', (v) => v >= 0),
     maeWeight: num(tree, 'mae_weight', (v) => v >= 0),
+    wpaWeight: num(tree, 'wpa_weight', (v) => v >= 0),
     maeRatio: num(tree, 'mae_mask_ratio', (v) => v > 0 && v < 1),
     maeDecoder: {
       hidden: num(tree, 'model.mae_decoder.hidden_size', int1),

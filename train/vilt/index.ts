@@ -187,7 +187,7 @@ function hasSplit(s: ViltSettings, split: Split): boolean {
 }
 
 function taskFor(s: ViltSettings, model: ViltModel): ViltTask {
-  const t = new ViltTask(s.task, model, { mlm: s.mlmWeight, itm: s.itmWeight, mae: s.maeWeight }, s.dropRate);
+  const t = new ViltTask(s.task, model, { mlm: s.mlmWeight, itm: s.itmWeight, mae: s.maeWeight, wpa: s.wpaWeight }, s.dropRate);
   t.evalMax = s.evalMax;
   t.evalBatch = s.evalBatch;
   return t;

@@ -16,6 +16,7 @@ import type { Mode } from '../nn/index.js';
 import type { ImageBatch, TextBatch, ViltBatch, ViltData } from './data.js';
 import type { ViltInput, ViltModel } from './model.js';
 import type { Task } from './config.js';
+import { wpaLoss } from './wpa.js';
 
 export function input(text: TextBatch, img: ImageBatch, g2: number, imageTokenType = 1, hidden?: Float32Array): ViltInput {
   const b = text.ids.length / text.t;
@@ -74,6 +75,8 @@ export interface TaskWeights {
   mlm: number;
   itm: number;
   mae: number;
+  /** Word-patch alignment on the ITM pass (0 = off). */
+  wpa: number;
 }
 
 export class ViltTask implements TrainableModel<ViltBatch> {
@@ -119,8 +122,10 @@ export class ViltTask implements TrainableModel<ViltBatch> {
       const itmLabels = tf.tensor1d(itm.labels, 'int32');
       out.itm_loss = tf.losses.softmaxCrossEntropy(tf.oneHot(itmLabels, 2), itmLogits) as tf.Scalar;
       out.itm_acc = itmLogits.argMax(-1).equal(itmLabels).toFloat().mean() as tf.Scalar;
+      if (this.weights.wpa > 0) out.wpa_loss = wpaLoss(g.textFeats, g.imageFeats, batch.text.mask, itm.image.mask, itm.labels);
       let loss = out.mlm_loss.mul(this.weights.mlm).add(out.itm_loss.mul(this.weights.itm));
       if (out.mae_loss) loss = loss.add(out.mae_loss.mul(this.weights.mae));
+      if (out.wpa_loss) loss = loss.add(out.wpa_loss.mul(this.weights.wpa));
       out.loss = loss as tf.Scalar;
     } else if (this.task === 'vqa') {
       const f = m.forward(input(batch.text, batch.image, this.g2), mode);
