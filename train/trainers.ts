@@ -40,4 +40,5 @@ export interface Trainer {
 export const TRAINERS: Record<string, () => Promise<Trainer>> = {
   lxmert: async () => (await import('./lxmert/index.js')).lxmertTrainer,
   vilt: async () => (await import('./vilt/index.js')).viltTrainer,
+  vit_classify: async () => (await import('./classify/index.js')).vitClassifyTrainer,
 };

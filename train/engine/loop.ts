@@ -14,7 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import { getPath, type ConfigTree } from '../../common/config.js';
 import { UsageError } from '../../common/errors.js';
 import { loadCheckpoint, saveCheckpoint, type CheckpointState, type TensorData } from './checkpoint.js';
-import { clipByGlobalNorm, Optimizer, OPTIMIZER_KINDS, type OptimizerKind } from './optimizer.js';
+import { clipByGlobalNorm, Optimizer, OPTIMIZER_KINDS, type OptimizerConfig, type OptimizerKind } from './optimizer.js';
 import { Rng } from './rng.js';
 import { SerializationDir } from './serialization.js';
 
@@ -168,6 +168,8 @@ export interface TrainOptions<B> {
   configTree?: ConfigTree;
   /** Progress lines (stderr in the CLI). */
   log?: (msg: string, fields?: Record<string, unknown>) => void;
+  /** Optimizer settings beyond `train.*` (a trainer's schedule, layer-wise lr scales, more no-decay names). */
+  optimizer?: Pick<OptimizerConfig, 'schedule' | 'minLr' | 'lrScale' | 'noDecay'>;
 }
 
 export interface TrainResult {
@@ -201,7 +203,7 @@ export async function train<B>(opts: TrainOptions<B>): Promise<TrainResult> {
   if (stepsPerEpoch < 1) throw new UsageError(`an epoch has ${data.batchesPerEpoch} micro-batches, fewer than train.accumulate=${k}`);
   const totalSteps = cfg.epochs * stepsPerEpoch;
   const stopAt = cfg.maxSteps > 0 ? Math.min(cfg.maxSteps, totalSteps) : totalSteps;
-  const opt = new Optimizer({ kind: cfg.optimizer, lr: cfg.lr, beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps, weightDecay: cfg.weightDecay, totalSteps, warmup: cfg.warmup });
+  const opt = new Optimizer({ kind: cfg.optimizer, lr: cfg.lr, beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps, weightDecay: cfg.weightDecay, totalSteps, warmup: cfg.warmup, ...opts.optimizer });
 
   // --- resume -------------------------------------------------------------------------------------------------
   let step = 0;

@@ -20,6 +20,10 @@
  * - No weight decay on biases and normalisation parameters, decided by the PyTorch-style parameter name (see
  *   `isNoDecay`), the same exemption list BERT/LXMERT/ViLT use.
  * - Gradient clipping by global norm exactly as torch.nn.utils.clip_grad_norm_: g ← g·min(1, max/(‖g‖+1e-6)).
+ * - Optional, for fine-tuning recipes such as MAE/VLC's ImageNet one: `schedule: 'cosine'` (after the same linear
+ *   warm-up, lr_t = minLr + (lr − minLr)·½(1 + cos(π·(s−w)/(total−w))), MAE's per-iteration half-cycle cosine);
+ *   `lrScale` multiplies one parameter's lr_t (layer-wise lr decay; both the Adam step and the decoupled decay
+ *   use the scaled lr, as a PyTorch param group with its own lr would); `noDecay` exempts more names from decay.
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -37,6 +41,14 @@ export interface OptimizerConfig {
   totalSteps: number;
   /** Warm-up as a fraction of totalSteps (0.1 for fine-tuning as BERT/LXMERT). 0 = none. */
   warmup: number;
+  /** Decay after the warm-up: 'linear' to 0 (default) or half-cycle 'cosine' to minLr. */
+  schedule?: 'linear' | 'cosine';
+  /** Floor of the cosine schedule (absolute lr). */
+  minLr?: number;
+  /** Per-parameter multiplier of the scheduled lr (layer-wise lr decay); names not listed use 1. */
+  lrScale?: Readonly<Record<string, number>>;
+  /** Parameters exempt from weight decay in addition to the `isNoDecay` names (e.g. ViT's pos_embed, cls_token). */
+  noDecay?: ReadonlySet<string>;
 }
 
 /**
@@ -81,7 +93,12 @@ export class Optimizer {
 
   /** The learning rate the next update will use. */
   currentLr(): number {
-    return this.cfg.lr * lrFactor(this.step, this.cfg.totalSteps, this.cfg.warmup);
+    const { lr, totalSteps, warmup, schedule = 'linear', minLr = 0 } = this.cfg;
+    if (schedule === 'linear') return lr * lrFactor(this.step, totalSteps, warmup);
+    const w = warmup * totalSteps;
+    if (this.step < w) return (lr * this.step) / w;
+    if (totalSteps <= w) return minLr;
+    return minLr + (lr - minLr) * 0.5 * (1 + Math.cos((Math.PI * (this.step - w)) / (totalSteps - w)));
   }
 
   private slot(map: Map<string, tf.Variable>, name: string, like: tf.Variable): tf.Variable {
@@ -109,6 +126,14 @@ export class Optimizer {
       const sStep = tf.scalar(stepSize);
       const sDecayAdamW = tf.scalar(1 - lr * wd);
       const sWd = tf.scalar(wd);
+      // Scalars for parameters whose lr is scaled (layer-wise decay), one pair per distinct scale.
+      const scaled = new Map<number, { step: tf.Scalar; decayAdamW: tf.Scalar }>();
+      const scalarsFor = (scale: number) => {
+        if (scale === 1) return { step: sStep, decayAdamW: sDecayAdamW };
+        let s = scaled.get(scale);
+        if (!s) scaled.set(scale, (s = { step: tf.scalar(stepSize * scale), decayAdamW: tf.scalar(1 - lr * scale * wd) }));
+        return s;
+      };
       for (const [name, p] of Object.entries(params)) {
         const g = grads[name];
         if (!g) continue;
@@ -118,15 +143,16 @@ export class Optimizer {
         const vNew = v.mul(sB2).add(g.square().mul(s1B2));
         m.assign(mNew);
         v.assign(vNew);
-        const decay = wd > 0 && !isNoDecay(name);
+        const decay = wd > 0 && !isNoDecay(name) && !this.cfg.noDecay?.has(name);
+        const s = scalarsFor(this.cfg.lrScale?.[name] ?? 1);
         let update: tf.Tensor = mNew.div(vNew.sqrt().add(sEps));
         if (kind === 'adamw') {
-          let pNew = p.sub(update.mul(sStep));
-          if (decay) pNew = pNew.mul(sDecayAdamW);
+          let pNew = p.sub(update.mul(s.step));
+          if (decay) pNew = pNew.mul(s.decayAdamW);
           p.assign(pNew);
         } else {
           if (decay) update = update.add(p.mul(sWd));
-          p.assign(p.sub(update.mul(sStep)));
+          p.assign(p.sub(update.mul(s.step)));
         }
       }
     });

@@ -6,6 +6,10 @@
  * It is a separate class from BERT's `MultiHeadAttention` (attention.ts) because the parameters differ (fused qkv,
  * pre-norm, no output LayerNorm); the masking convention (`additiveMask`), Linear, LayerNorm, GELU and dropout are
  * the shared ones. LayerNorm eps is timm's/ViLT's 1e-6. timm's attention dropout is 0 in ViLT/VLC and is not applied.
+ *
+ * `dropPath` is timm's stochastic depth (DropPath): in training each residual branch is zeroed for a whole example
+ * with that probability and scaled by 1/(1-p) otherwise. Masks are drawn from the step's Rng (mode.rng), so a
+ * resumed run draws the same ones; at 0 (the default) or in evaluation the block is unchanged and draws nothing.
  */
 import * as tf from '@tensorflow/tfjs';
 import { dropout, gelu, LayerNorm, Linear, type Mode } from './layers.js';
@@ -19,6 +23,8 @@ export class VitBlock {
   readonly fc1: Linear;
   readonly fc2: Linear;
   readonly headDim: number;
+  /** Stochastic-depth rate of this block (timm's drop_path; a ViT sets it to rising values per depth). */
+  dropPath = 0;
 
   constructor(p: Params, name: string, readonly hidden: number, readonly heads: number, mlpHidden: number, eps = 1e-6) {
     if (hidden % heads !== 0) throw new Error(`hidden size ${hidden} is not a multiple of the number of heads ${heads}`);
@@ -40,9 +46,19 @@ export class VitBlock {
       let scores = tf.matMul(q, k, false, true).mul(1 / Math.sqrt(this.headDim));
       if (mask) scores = scores.add(mask);
       const ctx = tf.matMul(tf.softmax(scores, -1) as tf.Tensor4D, v).transpose([0, 2, 1, 3]).reshape([b, t, d]);
-      const h = x.add(dropout(this.proj.forward(ctx), mode));
+      const h = x.add(this.dropBranch(dropout(this.proj.forward(ctx), mode), mode));
       const m = this.fc2.forward(dropout(gelu(this.fc1.forward(this.norm2.forward(h))), mode));
-      return h.add(dropout(m, mode)) as tf.Tensor3D;
+      return h.add(this.dropBranch(dropout(m, mode), mode)) as tf.Tensor3D;
     });
+  }
+
+  /** Drop path on a residual branch [B, T, D]: per example, 0 with probability p, else ×1/(1-p). */
+  private dropBranch(branch: tf.Tensor, mode: Mode): tf.Tensor {
+    const p = this.dropPath;
+    if (!mode.rng || p <= 0) return branch;
+    const b = branch.shape[0]!;
+    const keep = new Float32Array(b);
+    for (let i = 0; i < b; i++) keep[i] = mode.rng.float() < p ? 0 : 1 / (1 - p);
+    return branch.mul(tf.tensor3d(keep, [b, 1, 1]));
   }
 }

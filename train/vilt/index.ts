@@ -15,7 +15,7 @@ import { InputError, UsageError } from '../../common/errors.js';
 import { Logger } from '../../common/progress.js';
 import { buildNlvr2Submission, buildVqaSubmission, vqaSubmissionName, writeSubmission } from '../../eval/submit/index.js';
 import { loadCheckpoint, selectBackend, train, trainConfigFrom } from '../engine/index.js';
-import type { TorchTensor } from '../nn/index.js';
+import type { Params, TorchTensor } from '../nn/index.js';
 import { readStateDict, toFloat32 } from '../weights/index.js';
 import type { PredictRunOptions, Trainer, TrainRunOptions } from '../trainers.js';
 import { resolveTree, settingsFrom, transformSpec, type ViltSettings } from './config.js';
@@ -52,7 +52,7 @@ export function buildModel(s: ViltSettings, seed: number): ViltModel {
 }
 
 /** The weights `load_path` names, in PyTorch layout: a `.ckpt`/`.pth`/`.bin`, a vlkit checkpoint or run directory. */
-async function readWeights(loadPath: string, model: ViltModel): Promise<Map<string, TorchTensor>> {
+export async function readWeights(loadPath: string, model: { p: Params }): Promise<Map<string, TorchTensor>> {
   let dir: string | null = null;
   if (statSync(loadPath, { throwIfNoEntry: false })?.isDirectory()) {
     dir = loadPath;
@@ -93,7 +93,7 @@ async function readWeights(loadPath: string, model: ViltModel): Promise<Map<stri
  * is kept, the grid is resampled bilinearly (align_corners=True, ViLT's per-image interpolation; MAE/VLC use
  * bicubic here, so imported fine-tuning starts differ slightly from theirs).
  */
-function resizePosEmbed(t: TorchTensor, rows: number, where: string, log: Logger): TorchTensor {
+export function resizePosEmbed(t: TorchTensor, rows: number, where: string, log: Logger): TorchTensor {
   const [, n, c] = t.shape as [number, number, number];
   const g0 = Math.round(Math.sqrt(n - 1));
   const g1 = Math.round(Math.sqrt(rows - 1));
