@@ -15,6 +15,8 @@ import { mulberry32 } from '../train/engine/rng.js';
 import { cosineCost, ipotPlan, otDistance, VILT_IPOT, wpaLoss, wpaTextValid } from '../train/vilt/wpa.js';
 import { REPO, runCli, tempDir } from './helpers.js';
 import { buildSynthetic } from './vilt-synthetic.js';
+import { loadConfig } from '../common/config.js';
+import { resolveTree, settingsFrom } from '../train/vilt/config.js';
 
 const PYTHON = '/usr/bin/python3';
 
@@ -157,22 +159,25 @@ test('wpa: text validity drops [CLS] and the last real token ([SEP]); the loss s
   tf.dispose([text, image, loss]);
 });
 
-test('wpa: `wpa_weight=0.1` in a tiny ViLT pre-training run logs a finite wpa_loss; off by default', async () => {
+test('wpa: `wpa_weight=0.1` in a tiny ViLT pre-training run logs a finite wpa_loss (off in the shipped configs)', async () => {
+  for (const c of ['task_mlm_itm', 'task_mlm_itm_mae']) {
+    const s = settingsFrom(resolveTree(loadConfig({ file: path.join(REPO, `configs/vilt/${c}.yaml`), overrides: ['data.root=ARROW'] })));
+    assert.equal(s.wpaWeight, 0, `${c}: WPA is opt-in`);
+  }
   const work = tempDir('vlkit-wpa-');
   const ds = await buildSynthetic(path.join(work, 'data'), 32, 8, 4);
-  const run = async (dir: string, extra: string[]) => {
-    const args = ['train', '--config', 'configs/vilt/task_mlm_itm_tiny.yaml', '--serialization-dir', dir, '--backend', 'wasm', '--log-format', 'none'];
-    const r = await runCli([...args, `data.root=${ds.arrow}`, 'data.datasets=[coco]', 'train.max_steps=4', 'train.log_every=1', ...extra], { timeoutMs: 120_000 });
-    assert.equal(r.code, 0, r.stderr.slice(-3000));
-    return readFileSync(path.join(dir, 'log.jsonl'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as Record<string, unknown>)
-      .filter((l) => typeof l.itm_loss === 'number');
-  };
-  const on = await run(path.join(work, 'on'), ['wpa_weight=0.1']);
-  assert.ok(on.length >= 4);
-  for (const l of on) assert.ok(typeof l.wpa_loss === 'number' && Number.isFinite(l.wpa_loss) && l.wpa_loss !== 0, JSON.stringify(l));
-  const off = await run(path.join(work, 'off'), []);
-  assert.ok(off.every((l) => !('wpa_loss' in l)));
+  const dir = path.join(work, 'run');
+  const args = ['train', '--config', 'configs/vilt/task_mlm_itm_tiny.yaml', '--serialization-dir', dir, '--backend', 'wasm', '--log-format', 'none'];
+  const extra = [`data.root=${ds.arrow}`, 'data.datasets=[coco]', 'train.max_steps=4', 'train.log_every=1', 'data.eval_max=16', 'wpa_weight=0.1'];
+  const r = await runCli([...args, ...extra], { timeoutMs: 120_000 });
+  assert.equal(r.code, 0, r.stderr.slice(-3000));
+  const log = readFileSync(path.join(dir, 'log.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const steps = log.filter((l) => typeof l.itm_loss === 'number');
+  assert.ok(steps.length >= 4, `${steps.length} records with itm_loss`);
+  for (const l of steps) assert.ok(typeof l.wpa_loss === 'number' && Number.isFinite(l.wpa_loss) && l.wpa_loss !== 0, JSON.stringify(l));
+  const valid = log.find((l) => l.valid)?.valid as Record<string, unknown> | undefined;
+  assert.ok(valid && typeof valid.wpa_loss === 'number' && Number.isFinite(valid.wpa_loss), `validation record: ${JSON.stringify(valid)}`);
 });
