@@ -4,10 +4,11 @@
  * example skips its block), layer-wise lr decay scales and the optimizer's per-parameter lr / no-decay / cosine
  * schedule against hand-computed values, then the real CLI on a generated image folder (4 colour classes drawn with
  * sharp): a ViLT-named `.pth` loads by name through load_path, the tiny config learns the classes well above chance,
- * `vlkit predict` prints top-1/top-5 and writes per-image predictions, and a resumed run equals the uninterrupted one.
+ * `vlkit predict` prints top-1/top-5 and writes per-image predictions, Arrow files (image + label columns) of the
+ * same images decode to the same batches, and a resumed run equals the uninterrupted one.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
@@ -18,6 +19,9 @@ import { layerDecayScales } from '../train/classify/model.js';
 import { Params } from '../train/nn/index.js';
 import { VitBlock } from '../train/nn/vit.js';
 import { savePth } from '../train/weights/index.js';
+import { commitTmp } from '../common/atomic.js';
+import { ArrowFileWriter } from '../pipeline/arrow/writer.js';
+import { classifyPool, classNames, ClassifyData, openSplit } from '../train/classify/data.js';
 import { runCli, tempDir } from './helpers.js';
 import { COLORS, drawImage, SHAPES, type Color } from './vilt-synthetic.js';
 
@@ -236,6 +240,42 @@ test('vlkit train (vit_classify): ViLT-named weights load; the tiny config learn
   close(lines[0]!.top5.reduce((a, b) => a + b.prob, 0), 1, 1e-5);
   const hits = lines.filter((l) => l.top5[0]!.class === l.label).length;
   close(hits / 40, out.top1, 1e-12);
+});
+
+test('vit_classify data: Arrow files with image + label columns give the classes and batches of the image folder', async () => {
+  const arrow = path.join(work, 'arrow');
+  mkdirSync(arrow);
+  for (const split of ['train', 'val']) {
+    const w = new ArrowFileWriter(path.join(arrow, `${split}.arrow`), [{ name: 'image', type: 'binary' }, { name: 'label', type: 'string' }], { batchBytes: 8192 });
+    // Rows in reverse class order: the class ids must come from the sorted names, not the row order.
+    for (const c of [...CLASSES].sort().reverse()) {
+      for (const f of readdirSync(path.join(root, split, c)).sort()) w.append([readFileSync(path.join(root, split, c, f)), c]);
+    }
+    w.finish();
+    await commitTmp(w.tmpPath, path.join(arrow, `${split}.arrow`));
+  }
+  const classes = await classNames(arrow);
+  assert.deepEqual(classes, await classNames(root));
+  assert.deepEqual(classes, ['blue', 'green', 'red', 'yellow']);
+  const fromArrow = await openSplit(arrow, 'val', classes);
+  const fromFolder = await openSplit(root, 'val', classes);
+  assert.equal(fromArrow.length, 40);
+  assert.equal(fromArrow[0]!.name, 'val.arrow#0');
+  assert.deepEqual(fromArrow.slice(0, 10).map((i) => i.label), new Array(10).fill(3)); // yellow rows first
+  // Row r of the Arrow file is folder image (3 − ⌊r/10⌋, r mod 10): decoded and transformed alike.
+  const pool = classifyPool(1);
+  try {
+    const spec = { size: 32, patch: 8, train: true, randaug: false, reprob: 0.25, mean: [0.5, 0.5, 0.5] as [number, number, number], std: [0.5, 0.5, 0.5] as [number, number, number] };
+    const opts = { batchSize: 4, spec, classes: 4, mixup: null, prefetch: 1, seed: 0 };
+    const pick = [0, 13, 27, 39];
+    const a = await new ClassifyData(fromArrow, opts, pool).build(pick.map((r) => fromArrow[r]!), Rng.from(5, 'x'));
+    const f = await new ClassifyData(fromFolder, opts, pool).build(pick.map((r) => fromFolder[(3 - Math.floor(r / 10)) * 10 + (r % 10)]!), Rng.from(5, 'x'));
+    assert.deepEqual(Array.from(a.labels), [3, 2, 1, 0]);
+    assert.deepEqual(a.labels, f.labels);
+    assert.ok(Buffer.from(a.patches.buffer).equals(Buffer.from(f.patches.buffer)), 'Arrow and folder images decode differently');
+  } finally {
+    await pool.destroy();
+  }
 });
 
 test('vlkit train (vit_classify) --resume: stopped after 4 updates and resumed, it ends where the uninterrupted run ends', async () => {

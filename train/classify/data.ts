@@ -19,7 +19,7 @@ import { InputError, UsageError } from '../../common/errors.js';
 import { epochPermutation, type BatchSource, type Rng } from '../engine/index.js';
 import { ArrowRowFile } from '../vilt/arrow-reader.js';
 import type { ImagePatches } from '../vilt/transforms.js';
-import { mixBatch, smoothTargets, type Mixed, type MixupSpec } from './mixup.js';
+import { mixBatch, smoothTargets, type MixupSpec } from './mixup.js';
 import type { ClassifyTask } from './transform-worker.js';
 import type { ClassifySpec } from './transforms.js';
 
@@ -137,9 +137,6 @@ export interface ClassifyBatch {
   labels: Int32Array;
   /** [B, classes] soft targets (smoothed, mixed). */
   targets: Float32Array;
-  mix: Mixed['method'];
-  /** Milliseconds the training loop waited for this batch. */
-  waitMs: number;
 }
 
 export interface ClassifyDataOptions {
@@ -174,11 +171,9 @@ export class ClassifyData implements BatchSource<ClassifyBatch> {
     imgs.forEach((im, i) => patches.set(im.patches, i * per));
     const labels = Int32Array.from(items, (it) => it.label);
     const m = this.opts.mixup;
-    let targets: Float32Array;
-    let mix: Mixed['method'] = 'none';
-    if (m && rng) ({ targets, method: mix } = mixBatch(patches, labels, this.grid, this.opts.spec.patch, { ...m, classes: this.opts.classes }, rng));
-    else targets = smoothTargets(labels, this.opts.classes, 0);
-    return { size: items.length, items, patches, labels, targets, mix, waitMs: 0 };
+    const targets =
+      m && rng ? mixBatch(patches, labels, this.grid, this.opts.spec.patch, { ...m, classes: this.opts.classes }, rng).targets : smoothTargets(labels, this.opts.classes, 0);
+    return { size: items.length, items, patches, labels, targets };
   }
 
   async *batches(epoch: number, start: number, rngFor: (index: number) => Rng): AsyncGenerator<ClassifyBatch> {
@@ -193,9 +188,7 @@ export class ClassifyData implements BatchSource<ClassifyBatch> {
     let next = start;
     while (next < this.batchesPerEpoch && queue.length < this.opts.prefetch) queue.push(make(next++));
     while (queue.length > 0) {
-      const t0 = performance.now();
       const batch = await queue.shift()!;
-      batch.waitMs = performance.now() - t0;
       if (next < this.batchesPerEpoch) queue.push(make(next++));
       yield batch;
     }
