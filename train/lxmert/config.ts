@@ -24,14 +24,17 @@ export const LXMERT_DEFAULTS: ConfigTree = {
     dropout: 0.1,
     max_seq_length: 20,
     max_boxes: 36,
+    // BERT weights (bert-base-uncased pytorch_model.bin) by name; '' = from scratch (LXMERT's --fromScratch).
+    load_bert: '',
     // Pretrained LXMERT (model_LXRT.pth) or BERT weights for the encoder; a fine-tuned model (BEST.pth) of the task.
     load_lxmert: '',
     load: '',
   },
   data: { train: '', valid: '', test: '', features: '', ans2label: '', feature_cache: '' },
   eval: { batch_size: 64 },
-  // Pretraining (model.task: pretrain): tasks, label vocabularies of the detector, masking, LXMERT's visual loss weight.
-  pretrain: { tasks: 'lm,itm,obj,attr,feat,qa', num_objects: 1600, num_attrs: 400, mask_prob: 0.15, visual_loss_normalizer: 6.67 },
+  // Pretraining (model.task: pretrain): tasks, label vocabularies of the detector, masking (LXMERT's --wordMaskRate,
+  // --objMaskRate), LXMERT's visual loss weight, and when / how much the QA loss counts (see pretrain.ts).
+  pretrain: { tasks: 'lm,itm,obj,attr,feat,qa', num_objects: 1600, num_attrs: 400, word_mask_rate: 0.15, obj_mask_rate: 0.15, visual_loss_normalizer: 6.67, qa_from_epoch: 0, qa_weight: 1 },
   // Write BEST.pth / LAST.pth (PyTorch state dicts, LXMERT names) into the serialization directory after training.
   export: { pth: true },
   // LXMERT's VQA fine-tuning: BertAdam, lr 5e-5, batch 32, 4 epochs, warm-up 0.1, global clip 5.0.

@@ -17,8 +17,8 @@ import { EVAL } from '../nn/index.js';
 import type { PredictRunOptions, Trainer, TrainRunOptions } from '../trainers.js';
 import { evalBatchSize, resolveTree, sizes, str, task as taskOf } from './config.js';
 import { AnswerVocab, Batcher, openFeatures, readExamples, ShuffledSource, withFeatures, type BadRecords, type Batch, type Example } from './data.js';
-import { crossEntropyLoss, LxmertModel, softScoreLoss, type LxmertInputs, type LxmertTask } from './model.js';
-import { loadPth, savePthFrom } from './weights.js';
+import { crossEntropyLoss, ENCODER_PREFIX, LxmertModel, softScoreLoss, type LxmertInputs, type LxmertTask } from './model.js';
+import { loadBert, loadPth, savePthFrom } from './weights.js';
 
 const SUBSET_IMAGES = { tiny: 512, fast: 4096 } as const;
 
@@ -109,9 +109,11 @@ async function trainLxmert(config: ConfigTree, opts: TrainRunOptions): Promise<n
   const s = await setup(config, opts.serializationDir, opts.logFormat, opts.skipBad, opts.subset);
   const cfg = trainConfigFrom(s.tree);
   const { model, batcher, task, answers, tree, log } = s;
+  const loadBertFile = str(tree, 'model.load_bert');
   const loadLxmert = str(tree, 'model.load_lxmert');
   const loadFine = str(tree, 'model.load');
   if (!opts.resume) {
+    if (loadBertFile) log.info(`BERT weights from ${loadBertFile}`, { ...summary(loadBert(model.params, loadBertFile, ENCODER_PREFIX)) });
     if (loadLxmert) log.info(`encoder weights from ${loadLxmert}`, { ...summary(loadPth(model, loadLxmert, 'encoder')) });
     if (loadFine) log.info(`model weights from ${loadFine}`, { ...summary(loadPth(model, loadFine, 'all')) });
   }

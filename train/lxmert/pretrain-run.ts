@@ -9,8 +9,8 @@ import { loadCheckpoint, Rng, selectBackend, SerializationDir, train, trainConfi
 import type { TrainRunOptions } from '../trainers.js';
 import { evalBatchSize, resolveTree, sizes, str } from './config.js';
 import { AnswerVocab, openFeatures, ShuffledSource, type BadRecords } from './data.js';
-import { PretrainBatcher, pretrainOptions, PretrainModel, readPretrainExamples, type PretrainBatch, type PretrainExample } from './pretrain.js';
-import { savePthFrom } from './weights.js';
+import { objective, PretrainBatcher, pretrainOptions, PretrainModel, readPretrainExamples, type PretrainBatch, type PretrainExample } from './pretrain.js';
+import { loadBert, savePthFrom } from './weights.js';
 
 const SUBSET_IMAGES = { tiny: 512, fast: 4096 } as const;
 const TIED = { 'cls.predictions.decoder.weight': 'bert.embeddings.word_embeddings.weight' };
@@ -48,6 +48,16 @@ export async function trainPretrain(config: ConfigTree, opts: TrainRunOptions): 
   const validSet = validFile ? load(validFile) : [];
   if (trainSet.length < cfg.batchSize) throw new InputError(trainFile, `${trainSet.length} usable sentences, fewer than one batch of ${cfg.batchSize}`);
   const model = new PretrainModel(s, po, answers?.labels.length ?? 1, cfg.seed);
+  // LXMERT without --fromScratch: BERT-base weights where the names match; the rest keeps its initialisation.
+  const bertFile = str(tree, 'model.load_bert');
+  if (bertFile && !opts.resume) {
+    const r = loadBert(model.params, bertFile, 'bert');
+    log.info(`BERT weights from ${bertFile}: ${r.loaded} tensors loaded, ${r.missing.length} left at their initialisation, ${r.unexpected.length} file entries unused`, {
+      loaded: r.loaded,
+      initialised: r.missing.length,
+      unused: r.unexpected.length,
+    });
+  }
   const tokenizer = BertTokenizer.uncased();
   const batcherFor = (set: PretrainExample[]) => new PretrainBatcher({ tokenizer, store, seqLen: s.seqLen, maxBoxes: s.maxBoxes, opts: po, vocab: s.vocab }, set);
   log.info(`lxmert pretrain (${[...po.tasks].join(', ')}): ${trainSet.length} training sentences, ${validSet.length} validation sentences`);
@@ -58,7 +68,8 @@ export async function trainPretrain(config: ConfigTree, opts: TrainRunOptions): 
     loss(b: PretrainBatch, ctx: StepContext) {
       const r = model.losses(b, { dropout: s.dropout, rng: ctx.rng });
       const metrics = r.losses as Record<string, tf.Scalar>;
-      return { loss: tf.addN(Object.values(metrics)) as tf.Scalar, metrics };
+      // Every task's loss is logged; the QA loss joins the objective only from pretrain.qa_from_epoch on.
+      return { loss: objective(r.losses, po, ctx.epoch), metrics };
     },
     ...(validSet.length > 0
       ? {
