@@ -152,6 +152,8 @@ export interface ClassifyDataOptions {
 export class ClassifyData implements BatchSource<ClassifyBatch> {
   readonly batchesPerEpoch: number;
   readonly grid: number;
+  /** Batches being decoded, so `settle` can wait for them before the pool goes away. */
+  private readonly inflight = new Set<Promise<unknown>>();
 
   constructor(
     readonly items: ImageRef[],
@@ -165,7 +167,9 @@ export class ClassifyData implements BatchSource<ClassifyBatch> {
   /** Decode `items` (seeds from `rng`, or fixed for evaluation) and mix them when training. */
   async build(items: ImageRef[], rng: Rng | null): Promise<ClassifyBatch> {
     const seeds = items.map((_, i) => (rng ? rng.u32() : i));
-    const imgs = await Promise.all(items.map((it, i) => this.pool.run({ file: it.file, ...(it.range ? { range: it.range } : {}), spec: this.opts.spec, seed: seeds[i]! })));
+    const decoding = Promise.all(items.map((it, i) => this.pool.run({ file: it.file, ...(it.range ? { range: it.range } : {}), spec: this.opts.spec, seed: seeds[i]! })));
+    this.inflight.add(decoding);
+    const imgs = await decoding.finally(() => this.inflight.delete(decoding));
     const per = imgs[0]!.patches.length;
     const patches = new Float32Array(items.length * per);
     imgs.forEach((im, i) => patches.set(im.patches, i * per));
@@ -187,11 +191,24 @@ export class ClassifyData implements BatchSource<ClassifyBatch> {
     const queue: Promise<ClassifyBatch>[] = [];
     let next = start;
     while (next < this.batchesPerEpoch && queue.length < this.opts.prefetch) queue.push(make(next++));
-    while (queue.length > 0) {
-      const batch = await queue.shift()!;
-      if (next < this.batchesPerEpoch) queue.push(make(next++));
-      yield batch;
+    try {
+      while (queue.length > 0) {
+        const batch = await queue.shift()!;
+        if (next < this.batchesPerEpoch) queue.push(make(next++));
+        yield batch;
+      }
+    } finally {
+      // The loop stops early (max_steps, end of run): let prefetched decodes finish before the pool is destroyed.
+      await Promise.allSettled(queue);
     }
+  }
+
+  /**
+   * Wait until no decode of this source is in flight. Call before destroying the pool: a run that stops with an
+   * error leaves prefetched tasks behind, and piscina reports replies to tasks of a destroyed pool as a crash.
+   */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.inflight]);
   }
 
   size(batch: ClassifyBatch): number {

@@ -133,6 +133,8 @@ export const vitClassifyTrainer: Trainer = {
       });
       process.stdout.write(JSON.stringify({ step: result.step, epoch: result.epoch, loss: result.loss, valid: result.valid, best: result.best }) + '\n');
     } finally {
+      await data?.settle();
+      await task.valid?.settle();
       await pool.destroy();
       model.dispose();
     }
