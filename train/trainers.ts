@@ -1,6 +1,7 @@
 /**
  * The trainer families behind `vlkit train` / `vlkit predict`. A run configuration names its family with the
- * top-level key `trainer` (`lxmert` for region-feature models, `vilt` for patch models); the CLI loads the
+ * top-level key `trainer` (`lxmert` for region-feature models, `vilt` for patch models, `vit_classify` for
+ * ImageNet-style fine-tuning of the patch models' visual backbone); the CLI loads the
  * configuration, looks the family up here and hands over. Families are imported lazily so `vlkit validate` never
  * pays for loading TensorFlow.js.
  */
