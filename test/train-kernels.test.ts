@@ -173,6 +173,33 @@ test('DepthwiseConv2dNativeBackpropFilter/Input: channel multiplier, stride, pad
   }
 });
 
+test('Identity override: tf.clone shares the buffer (no heap copy), outlives the original and a Variable.assign, gradient dy', async () => {
+  await tf.setBackend('wasm');
+  assert.ok(registeredWasmKernels().includes('Identity'));
+  const heap = () => (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.buffer.byteLength;
+  const x = tf.tensor1d(randn(1 << 20)); // 4 MiB
+  const want = Float32Array.from(x.dataSync());
+  const heapBefore = heap();
+  const clones = Array.from({ length: 300 }, () => tf.clone(x)); // 1.2 GiB if copied
+  assert.equal(heap(), heapBefore, 'no heap growth for 300 clones of 4 MiB');
+  x.dispose();
+  assert.deepEqual(clones[299]!.dataSync(), want, 'a clone keeps the data after the original is disposed');
+  tf.dispose(clones.slice(0, 299));
+  const v = tf.variable(clones[299]!);
+  const saved = tf.clone(v);
+  v.assign(tf.zerosLike(v));
+  assert.deepEqual(saved.dataSync(), want, 'a clone of a Variable keeps the old values after assign');
+  assert.ok(v.dataSync().every((e) => e === 0));
+  tf.dispose([v, saved, clones[299]!]);
+  const { cpu, wasm } = await onBoth(() => {
+    const a = tf.tensor2d([1, -2, 3, 4], [2, 2]);
+    const g = tf.grad((t: tf.Tensor) => tf.clone(t).mul(tf.clone(t)).sum())(a);
+    return [tf.clone(a), g];
+  });
+  assert.deepEqual(wasm, cpu);
+  assert.deepEqual([...wasm[1]!], [2, -4, 6, 8]);
+});
+
 test('dense(): rank-3 input gradient equals the hand-derived one (xᵀ·dy, Σdy, dy·Wᵀ)', () => {
   const [B, T, I, O] = [2, 3, 4, 5];
   const xv = randn(B * T * I);

@@ -12,6 +12,11 @@
  *   A^T·B and A·B^T (both halves of every Dense backward) fall to a naive loop ~10-20x slower. The override
  *   transposes explicitly (a cheap copy) and folds a's batch into rows when b is unbatched, then calls the stock
  *   kernel on the shape it handles fast.
+ * - Identity override (tf.clone): the engine clones every tensor it keeps for a gradient — each weight a matMul
+ *   reads included — and the stock wasm kernel copies the buffer, so a training step held a second copy of the
+ *   model's weights (lxr955: +0.86 GB, the difference between fitting the ~4 GiB heap and not). tfjs tensors are
+ *   immutable (Variable.assign swaps in new data), so the override shares the buffer and counts a reference, as the
+ *   cpu backend's Identity and the wasm Reshape do.
  *
  * All kernels follow the cpu backend's semantics; test/train-kernels.test.ts checks values and gradients against it.
  */
@@ -276,6 +281,16 @@ function depthwiseBackpropInput({ inputs, backend, attrs }: KernelArgs): Info {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Identity
+
+function identity({ inputs, backend }: KernelArgs): Info {
+  const { x } = inputs as { x: Info };
+  if (x.dtype === 'string') return run('Identity', backend as BackendWasm, inputs);
+  (backend as BackendWasm).incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Registration
 
 const FILLS: Array<[string, (args: KernelArgs) => Info]> = [
@@ -289,6 +304,7 @@ const FILLS: Array<[string, (args: KernelArgs) => Info]> = [
 const OVERRIDES: Array<[string, (args: KernelArgs) => Info, keyof WasmKernelOptions]> = [
   ['BatchMatMul', batchMatMul, 'batchMatMul'],
   ['Conv2DBackpropInput', conv2DBackpropInput, 'conv2DBackpropInput'],
+  ['Identity', identity, 'identity'],
 ];
 
 export interface WasmKernelOptions {
@@ -296,6 +312,8 @@ export interface WasmKernelOptions {
   batchMatMul?: boolean;
   /** Replace the stock Conv2DBackpropInput with im2col-style dy·Wᵀ + col2im (default true). */
   conv2DBackpropInput?: boolean;
+  /** Replace the stock (copying) Identity with one that shares the buffer (default true). */
+  identity?: boolean;
 }
 
 /** Names of the kernels registered by the last call, for the log line. */
