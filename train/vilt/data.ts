@@ -23,12 +23,22 @@ export type Split = 'train' | 'val' | 'test';
 
 export type TransformPool = Piscina<TransformTask, ImagePatches>;
 
+/**
+ * Images posted to one worker at a time. Piscina queues tasks on the main thread and hands a worker its next task
+ * only when the main thread handles the previous reply — which it cannot do during a training step (synchronous
+ * wasm/JS). With one task per worker, each worker decoded one image per step and idled; batches were then decoded
+ * while the step waited (bench/vilt-train: 25% of the tiny loop's wall time). Tasks posted ahead queue in the
+ * worker itself, which keeps decoding through the step (the transform is async: sharp runs on libuv's pool).
+ */
+const TASKS_PER_WORKER = 16;
+
 /** The decoding workers; one pool serves a run's training and validation data (destroy it at the end). */
 export function transformPool(workers: number): TransformPool {
   return new Piscina<TransformTask, ImagePatches>({
     filename: new URL('./transform-worker.js', import.meta.url).href,
     minThreads: workers,
     maxThreads: workers,
+    concurrentTasksPerWorker: TASKS_PER_WORKER,
   });
 }
 
