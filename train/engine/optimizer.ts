@@ -134,26 +134,32 @@ export class Optimizer {
         if (!s) scaled.set(scale, (s = { step: tf.scalar(stepSize * scale), decayAdamW: tf.scalar(1 - lr * scale * wd) }));
         return s;
       };
+      // Made here, in the outer scope: the per-parameter scopes below would dispose them after first use.
+      for (const scale of new Set(Object.values(this.cfg.lrScale ?? {}))) scalarsFor(scale);
       for (const [name, p] of Object.entries(params)) {
         const g = grads[name];
         if (!g) continue;
-        const m = this.slot(this.m, name, p);
-        const v = this.slot(this.v, name, p);
-        const mNew = m.mul(sB1).add(g.mul(s1B1));
-        const vNew = v.mul(sB2).add(g.square().mul(s1B2));
-        m.assign(mNew);
-        v.assign(vNew);
-        const decay = wd > 0 && !isNoDecay(name) && !this.cfg.noDecay?.has(name);
-        const s = scalarsFor(this.cfg.lrScale?.[name] ?? 1);
-        let update: tf.Tensor = mNew.div(vNew.sqrt().add(sEps));
-        if (kind === 'adamw') {
-          let pNew = p.sub(update.mul(s.step));
-          if (decay) pNew = pNew.mul(s.decayAdamW);
-          p.assign(pNew);
-        } else {
-          if (decay) update = update.add(p.mul(sWd));
-          p.assign(p.sub(update.mul(s.step)));
-        }
+        // One scope per parameter: the outer tidy alone held every parameter's temporaries (~10 tensors of its
+        // size) until the last one was updated — 10x the model in memory at once, past the wasm heap for ViT-B/32.
+        tf.tidy(() => {
+          const m = this.slot(this.m, name, p);
+          const v = this.slot(this.v, name, p);
+          const mNew = m.mul(sB1).add(g.mul(s1B1));
+          const vNew = v.mul(sB2).add(g.square().mul(s1B2));
+          m.assign(mNew);
+          v.assign(vNew);
+          const decay = wd > 0 && !isNoDecay(name) && !this.cfg.noDecay?.has(name);
+          const s = scalarsFor(this.cfg.lrScale?.[name] ?? 1);
+          let update: tf.Tensor = mNew.div(vNew.sqrt().add(sEps));
+          if (kind === 'adamw') {
+            let pNew = p.sub(update.mul(s.step));
+            if (decay) pNew = pNew.mul(s.decayAdamW);
+            p.assign(pNew);
+          } else {
+            if (decay) update = update.add(p.mul(sWd));
+            p.assign(p.sub(update.mul(s.step)));
+          }
+        });
       }
     });
     this.step = t;

@@ -39,7 +39,9 @@ export class Params {
 
   private add(name: string, values: Float32Array, shape: number[]): tf.Variable {
     if (name in this.vars) throw new Error(`parameter '${name}' defined twice`);
-    const v = tf.variable(tf.tensor(values, shape, 'float32'), true, `${name}#${this.instance}`);
+    // In a scope so the upload tensor is released: a variable shares its initial tensor's data, and a leaked
+    // initial tensor kept each parameter's first values alive after the first update (one more copy of the model).
+    const v = tf.tidy(() => tf.variable(tf.tensor(values, shape, 'float32'), true, `${name}#${this.instance}`));
     this.vars[name] = v;
     return v;
   }
