@@ -101,6 +101,9 @@ test('BatchMatMul override: all transpose combinations × batched, unbatched and
     { a: [2, 3, 5, 7], b: [7, 4], label: 'batched × unbatched (folded into rows)', grads: false },
     { a: [5, 7], b: [3, 7, 4], label: 'unbatched × batched', grads: false },
     { a: [1, 5, 7], b: [3, 7, 4], label: 'broadcast batch', grads: false },
+    // Big enough per item (48·40·48 multiply-adds) for the one-XNNPACK-call-per-item path.
+    { a: [3, 48, 40], b: [3, 40, 48], label: 'batched × batched, per-item XNNPACK', grads: true },
+    { a: [1, 48, 40], b: [3, 40, 48], label: 'broadcast batch, per-item XNNPACK', grads: false },
   ];
   for (const c of cases) {
     for (const ta of [false, true]) {
