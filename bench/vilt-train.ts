@@ -50,7 +50,7 @@ const { values } = parseArgs({
 });
 const SHAPES = {
   tiny: { hidden: 64, heads: 2, layers: 2, patch: 16, text: 16, image: 64, posGrid: 4, batch: 16, steps: 10, warmup: 2 },
-  b32: { hidden: 768, heads: 12, layers: 12, patch: 32, text: 40, image: 384, posGrid: 12, batch: 2, steps: 3, warmup: 1 },
+  b32: { hidden: 768, heads: 12, layers: 12, patch: 32, text: 40, image: 384, posGrid: 12, batch: 1, steps: 2, warmup: 1 },
 } as const;
 const s = SHAPES[values.shape as keyof typeof SHAPES];
 if (!s) throw new Error(`--shape must be ${Object.keys(SHAPES).join(' or ')}`);
@@ -76,14 +76,10 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.le
 const wasmHeap = () => (tf.backend() as unknown as { wasm?: { HEAPU8: Uint8Array } }).wasm?.HEAPU8.length ?? 0;
 
 const choice = await selectBackend({ force: values.backend, log: () => {} });
-// Built inside tidy so the tensors the initial values were uploaded from are released (the variables keep the data).
-let model!: ViltModel;
-tf.tidy(() => {
-  model = new ViltModel(
-    { hidden: s.hidden, heads: s.heads, layers: s.layers, mlpRatio: 4, patch: s.patch, posGrid: s.posGrid, maxTextLen: s.text, vocab: 30522, tokenTypes: 2, tasks: { mlm: false, itm: false, vqaLabels: labels, nlvr2: false, irtr: false }, mae: null },
-    1,
-  );
-});
+const model = new ViltModel(
+  { hidden: s.hidden, heads: s.heads, layers: s.layers, mlpRatio: 4, patch: s.patch, posGrid: s.posGrid, maxTextLen: s.text, vocab: 30522, tokenTypes: 2, tasks: { mlm: false, itm: false, vqaLabels: labels, nlvr2: false, irtr: false }, mae: null },
+  1,
+);
 const params = model.params();
 const names = Object.keys(params);
 const byVarName = new Map(names.map((k) => [params[k]!.name, k]));
@@ -191,7 +187,7 @@ for await (const batch of data.batches(1, 0, (k) => Rng.from(1, 'data', 1, k))) 
   if (++i >= warmup + steps) break;
 }
 await data.close();
-await pool.destroy();
+await pool.close(); // not destroy(): see transformPool
 const loopS = mean(walls) / 1000;
 log(`train loop: ${loopS.toFixed(3)} s/step, data_wait ${mean(waits).toFixed(0)} ms/step (max ${Math.max(...waits).toFixed(0)})`);
 const rssMib = process.resourceUsage().maxRSS / 1024;

@@ -32,7 +32,12 @@ export type TransformPool = Piscina<TransformTask, ImagePatches>;
  */
 const TASKS_PER_WORKER = 16;
 
-/** The decoding workers; one pool serves a run's training and validation data (destroy it at the end). */
+/**
+ * The decoding workers; one pool serves a run's training and validation data. End it with `close()`, not
+ * `destroy()`: piscina 5.3's destroy() rejects in-flight tasks, but replies already queued on a worker's port are
+ * still delivered and emitted as an 'error' event ("Unexpected message from Worker") that kills the process — what
+ * a run that stops mid-epoch with prefetched batches hits.
+ */
 export function transformPool(workers: number): TransformPool {
   return new Piscina<TransformTask, ImagePatches>({
     filename: new URL('./transform-worker.js', import.meta.url).href,

@@ -214,7 +214,10 @@ export const viltTrainer: Trainer = {
     } finally {
       await data.close();
       await task.valid?.close();
-      await pool.destroy();
+      // close(), not destroy(): prefetched decodes may still be in flight, and piscina 5.3's destroy() drops their
+      // tasks while replies already queued on the worker ports are still delivered and emitted as an 'error' event
+      // ("Unexpected message from Worker"), which kills the process when a run stops mid-epoch.
+      await pool.close();
       model.dispose();
     }
     return 0;
@@ -279,7 +282,7 @@ export const viltTrainer: Trainer = {
       return 0;
     } finally {
       await data.close();
-      await pool.destroy();
+      await pool.close();
       model.dispose();
     }
   },
