@@ -46,6 +46,8 @@ export interface ViltSettings {
   maeRatio: number;
   maeDecoder: { hidden: number; layers: number; heads: number };
   drawFalseText: number;
+  /** ViLT's `max_image_len`: patches kept per image (a random subset past it); -1 = all. */
+  maxImageLen: number;
 }
 
 function get(tree: ConfigTree, key: string): unknown {
@@ -127,6 +129,7 @@ export function settingsFrom(tree: ConfigTree): ViltSettings {
       heads: num(tree, 'model.mae_decoder.num_heads', int1),
     },
     drawFalseText: num(tree, 'draw_false_text', (v) => Number.isInteger(v) && v >= 0),
+    maxImageLen: num(tree, 'max_image_len', (v) => Number.isInteger(v) && (v >= 1 || v === -1)),
   };
 }
 

@@ -4,9 +4,9 @@
  *
  * Image decoding runs in a piscina pool (transform-worker.ts) that reads the bytes from the Arrow file itself, so
  * the training thread only posts tasks; `data.prefetch` micro-batches are kept in flight, so the workers decode
- * batch i+1… while the model trains on batch i. Every random draw (augmentation seeds, MLM masks, ITM negatives,
- * MAE masks, retrieval negatives) comes from the engine's per-micro-batch generator: results do not depend on
- * worker timing, and a resumed run sees the same batches.
+ * batch i+1… while the model trains on batch i. Every random draw (augmentation seeds, MLM masks, ITM labels and
+ * false images, `max_image_len` patch subsets, MAE masks, retrieval negatives) comes from the engine's
+ * per-micro-batch generator: results do not depend on worker timing, and a resumed run sees the same batches.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -90,7 +90,10 @@ export interface Example {
 
 export interface ImageBatch {
   b: number;
-  /** Patch slots per image: gridH·gridW of the largest image; images sit top-left, the rest is padding. */
+  /**
+   * Patch slots per image: each image's kept patches in raster order, then padding (mask 0) up to the most any image
+   * of the batch keeps. Positions travel with the patches through `interp`, so the order carries no meaning.
+   */
   n: number;
   patches: Float32Array;
   mask: Float32Array;
@@ -116,7 +119,7 @@ export interface ViltBatch {
   maeMask?: Float32Array;
   vqaTargets?: Float32Array;
   nlvr2Labels?: Int32Array;
-  /** Retrieval: k negative captions per example (from other images), [B·k] texts. */
+  /** Retrieval: k negative captions per example (captions of other images drawn from the whole split), [B·k] texts. */
   irtrNeg?: { k: number; text: TextBatch };
   /** Milliseconds the training loop waited for this batch (data-loader stall). */
   waitMs: number;
@@ -130,6 +133,11 @@ export interface DataOptions {
   maxTextLen: number;
   spec: TransformSpec;
   posGrid: number;
+  /**
+   * ViLT's `max_image_len`: an image with more patches keeps a uniform random subset of this many (drawn without
+   * replacement, per batch); -1 or absent = all patches (ViLT's fine-tuning setting).
+   */
+  maxImageLen?: number;
   /** What the objectives need from a batch. */
   needs: { mlm: boolean; wholeWord: boolean; mlmProb: number; itm: boolean; maeRatio: number; vqaLabels: number; irtrNegatives: number };
   workers: number;
@@ -170,6 +178,10 @@ export class ViltData implements BatchSource<ViltBatch> {
       }
     }
     if (examples.length === 0) throw new InputError(opts.root, `no examples for the ${opts.split} split of ${opts.datasets.join(', ')}`);
+    const first = examples[0]!;
+    if ((opts.needs.itm || opts.needs.irtrNegatives > 0) && examples.every((e) => e.file === first.file && e.row === first.row)) {
+      throw new InputError(opts.root, `the ${opts.split} split has a single image: ITM and retrieval need false images/captions from other images`);
+    }
     return new ViltData(opts, files, examples, pool ?? transformPool(opts.workers), BertTokenizer.uncased(), kind);
   }
 
@@ -197,10 +209,25 @@ export class ViltData implements BatchSource<ViltBatch> {
     );
   }
 
-  private imageBatch(imgs: ImagePatches[]): ImageBatch {
-    const H = Math.max(...imgs.map((i) => i.gridH));
-    const W = Math.max(...imgs.map((i) => i.gridW));
-    const n = H * W;
+  /**
+   * The patches each image keeps, in raster order: all of them, or — past `maxImageLen` — a uniform random subset of
+   * that many (ViLT's visual_embed samples valid patches without replacement; it pads shorter images instead).
+   */
+  private keptPatches(im: ImagePatches, rng: Rng): number[] {
+    const all = Array.from({ length: im.gridH * im.gridW }, (_, k) => k);
+    const max = this.opts.maxImageLen ?? -1;
+    if (max < 0 || all.length <= max) return all;
+    for (let k = 0; k < max; k++) {
+      const r = k + rng.int(all.length - k);
+      [all[k], all[r]] = [all[r]!, all[k]!];
+    }
+    return all.slice(0, max).sort((a, b) => a - b);
+  }
+
+  /** One padded batch of images; each image's kept patches come first with their own position weights. */
+  private imageBatch(imgs: ImagePatches[], rng: Rng): ImageBatch {
+    const kept = imgs.map((im) => this.keptPatches(im, rng));
+    const n = Math.max(...kept.map((k) => k.length));
     const pp = 3 * this.opts.spec.patch ** 2;
     const g2 = this.opts.posGrid ** 2;
     const b = imgs.length;
@@ -209,22 +236,28 @@ export class ViltData implements BatchSource<ViltBatch> {
     const interp = new Float32Array(b * n * g2);
     imgs.forEach((im, i) => {
       const w = interpWeights(this.opts.posGrid, im.gridH, im.gridW);
-      for (let y = 0; y < im.gridH; y++) {
-        for (let x = 0; x < im.gridW; x++) {
-          const src = y * im.gridW + x;
-          const slot = i * n + y * W + x;
-          patches.set(im.patches.subarray(src * pp, (src + 1) * pp), slot * pp);
-          mask[slot] = 1;
-          interp.set(w.subarray(src * g2, (src + 1) * g2), slot * g2);
-        }
-      }
+      kept[i]!.forEach((src, k) => {
+        const slot = i * n + k;
+        patches.set(im.patches.subarray(src * pp, (src + 1) * pp), slot * pp);
+        mask[slot] = 1;
+        interp.set(w.subarray(src * g2, (src + 1) * g2), slot * g2);
+      });
     });
     return { b, n, patches, mask, interp };
   }
 
   /** Images of `exs` without augmentation, as one padded batch (retrieval evaluation). */
   async evalImages(exs: Example[]): Promise<ImageBatch> {
-    return this.imageBatch(await this.images(exs, this.kind === 'nlvr2' ? 'image_0' : 'image', null));
+    const e = exs[0]!;
+    return this.imageBatch(await this.images(exs, this.kind === 'nlvr2' ? 'image_0' : 'image', null), Rng.from(this.opts.seed, 'eval-image', e.file, e.row));
+  }
+
+  /** A random example of the whole split whose image is not `ex`'s (ViLT's get_false_image / get_false_text). */
+  private otherImage(ex: Example, rng: Rng): Example {
+    for (;;) {
+      const o = this.examples[rng.int(this.examples.length)]!;
+      if (o.file !== ex.file || o.row !== ex.row) return o;
+    }
   }
 
   encodeTexts(texts: string[]): TextBatch {
@@ -290,27 +323,30 @@ export class ViltData implements BatchSource<ViltBatch> {
     const texts = exs.map((e) => this.text(e));
     const { batch: text, wordIds } = this.encode(texts);
     const column = this.kind === 'nlvr2' ? 'image_0' : 'image';
-    const [imgs, imgs2] = await Promise.all([this.images(exs, column, rng), this.kind === 'nlvr2' ? this.images(exs, 'image_1', rng) : null]);
-    const image = this.imageBatch(imgs);
+    // ITM as ViLT's compute_itm: exactly ⌊B/2⌋ examples, picked by a random permutation, keep their image; the
+    // others are paired with a false image drawn from the whole split (get_false_image), never their own.
+    const itmLabels = new Int32Array(b);
+    let falseExs: Example[] = [];
+    if (o.needs.itm) {
+      const perm = Int32Array.from({ length: b }, (_, i) => i);
+      maskRng.shuffle(perm);
+      for (let k = 0; k < b >> 1; k++) itmLabels[perm[k]!] = 1;
+      falseExs = exs.flatMap((e, i) => (itmLabels[i] ? [] : [this.otherImage(e, maskRng)]));
+    }
+    const [imgs, imgs2, falseImgs] = await Promise.all([
+      this.images(exs, column, rng),
+      this.kind === 'nlvr2' ? this.images(exs, 'image_1', rng) : null,
+      this.images(falseExs, 'image', rng),
+    ]);
+    const image = this.imageBatch(imgs, maskRng);
     const out: ViltBatch = { size: b, examples: exs, text, image, waitMs: 0 };
-    if (imgs2) out.image2 = this.imageBatch(imgs2);
+    if (imgs2) out.image2 = this.imageBatch(imgs2, maskRng);
     if (o.needs.mlm) out.mlm = this.mask(text, wordIds, maskRng);
     if (o.needs.itm) {
-      // ViLT draws a false image with probability 0.5; here the false image is another example's of the batch.
-      const labels = new Int32Array(b);
-      const swapped = imgs.slice();
-      for (let i = 0; i < b && b > 1; i++) {
-        if (maskRng.float() < 0.5) continue;
-        let k = maskRng.int(b - 1);
-        if (k >= i) k++;
-        if (exs[k]!.file === exs[i]!.file && exs[k]!.row === exs[i]!.row) {
-          labels[i] = 1;
-          continue;
-        }
-        swapped[i] = imgs[k]!;
-      }
-      for (let i = 0; i < b; i++) if (swapped[i] === imgs[i]) labels[i] = 1;
-      out.itm = { image: this.imageBatch(swapped), labels };
+      let f = 0;
+      const paired = imgs.map((im, i) => (itmLabels[i] ? im : falseImgs[f++]!));
+      // A second patch sample, as ViLT's ITM pass embeds its images anew.
+      out.itm = { image: this.imageBatch(paired, maskRng), labels: itmLabels };
     }
     if (o.needs.maeRatio > 0) {
       const m = new Float32Array(b * image.n);
@@ -342,16 +378,10 @@ export class ViltData implements BatchSource<ViltBatch> {
     if (this.kind === 'nlvr2') {
       out.nlvr2Labels = Int32Array.from(exs.map((e) => ((this.value(e, 'answers') as string[])[e.j] === 'True' ? 1 : 0)));
     }
-    if (o.needs.irtrNegatives > 0 && b > 1) {
-      const k = Math.min(o.needs.irtrNegatives, b - 1);
-      const neg: string[] = [];
-      for (let i = 0; i < b; i++) {
-        for (let c = 0; c < k; c++) {
-          let r = maskRng.int(b - 1);
-          if (r >= i) r++;
-          neg.push(texts[r]!);
-        }
-      }
+    if (o.needs.irtrNegatives > 0) {
+      // ViLT's get_false_text: each negative is a caption of a random example of the whole split (here: of another image).
+      const k = o.needs.irtrNegatives;
+      const neg = exs.flatMap((e) => Array.from({ length: k }, () => this.text(this.otherImage(e, maskRng))));
       out.irtrNeg = { k, text: this.encode(neg).batch };
     }
     return out;

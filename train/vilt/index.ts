@@ -163,6 +163,7 @@ function dataFor(s: ViltSettings, split: Split, batchSize: number, seed: number,
     maxTextLen: s.maxTextLen,
     spec: transformSpec(s, train),
     posGrid: s.imageSize / s.patch,
+    maxImageLen: s.maxImageLen,
     needs: {
       mlm: pretrain,
       wholeWord: s.wholeWord,

@@ -6,8 +6,8 @@
  *    (attention-masked, so they influence nothing); the MAE decoder reconstructs them; loss += mae_weight · MAE.
  *  - vqa: classifier on the pooled output, BCE on the soft scores × number of labels (ViLT's compute_vqa).
  *  - nlvr2: ViLT's 'pair' input: one pass per image (modality type 1 and 2), pooled outputs concatenated.
- *  - irtr: rank_output on the pooled output; 1 positive + `draw_false_text` negative captions (from other images of
- *    the batch), cross-entropy with the positive first (ViLT's compute_irtr).
+ *  - irtr: rank_output on the pooled output; 1 positive + `draw_false_text` negative captions (of other images,
+ *    drawn from the whole split), cross-entropy with the positive first (ViLT's compute_irtr).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { StepContext, TrainableModel } from '../engine/index.js';
