@@ -83,7 +83,7 @@ interface Figures {
   ms_per_step: number;
   peak_rss_mib: number;
 }
-const torch = JSON.parse(py.stdout.trim().split('\n').pop()!) as Figures & { threads: number; blas_build: string; blas_loaded: string[] };
+const torch = JSON.parse(py.stdout.trim().split('\n').pop()!) as Figures & { threads: number; omp_wait_policy: string; blas_build: string; blas_loaded: string[] };
 let ours: Figures | null = null;
 let failure = '';
 try {
@@ -100,7 +100,7 @@ const f = (x: number) => x.toFixed(1);
 console.log(`lxmert ${values.shape} (${(params / 1e6).toFixed(1)}M params), ${mode === 'train' ? 'full training steps' : 'forward + backward only (no optimizer state)'}, batch ${B}, ${T} tokens, ${O} boxes, ${steps} timed steps`);
 if (ours) console.log(`  vlkit ${choice.name}: ${f(ours.examples_per_s)} examples/s (${f(ours.ms_per_step)} ms/step), peak RSS ${f(ours.peak_rss_mib)} MiB`);
 else console.log(`  vlkit ${choice.name}: FAILED (${failure}); peak RSS ${f(process.resourceUsage().maxRSS / 1024)} MiB`);
-console.log(`  PyTorch ${torch.threads} thread(s): ${f(torch.examples_per_s)} examples/s (${f(torch.ms_per_step)} ms/step), peak RSS ${f(torch.peak_rss_mib)} MiB`);
+console.log(`  PyTorch ${torch.threads} thread(s), OMP_WAIT_POLICY=${torch.omp_wait_policy}: ${f(torch.examples_per_s)} examples/s (${f(torch.ms_per_step)} ms/step), peak RSS ${f(torch.peak_rss_mib)} MiB`);
 console.log(`  PyTorch BLAS: build ${torch.blas_build}; loaded ${torch.blas_loaded.join(', ') || 'none'}`);
 if (ours) console.log(`  speed ratio vlkit/PyTorch: ${(ours.examples_per_s / torch.examples_per_s).toFixed(2)}x`);
 if (ours && values.profile) {

@@ -3,7 +3,9 @@ layer structure and names), same batch/sequence/box sizes, timed over full train
 soft-score loss x answers, backward, global-norm clip 5, AdamW) or gradients only (MODE grad: forward + backward, no
 optimizer state). Prints one JSON line: examples/s, peak RSS (MiB), the thread count and the BLAS actually loaded
 (torch's build line says BLAS_INFO=generic: Debian links libblas.so.3, which the alternatives system points at
-OpenBLAS or the slow reference BLAS — the runtime library decides).
+OpenBLAS or the slow reference BLAS — the runtime library decides). OpenMP's wait policy is PASSIVE (threads sleep
+at barriers) unless the caller set one: libgomp's default spin-wait competes with the other jobs on a shared 2-core
+machine and made 2 threads slower than 1 here.
   /usr/bin/python3 bench/lxmert_train.py HIDDEN HEADS INTER L R X FEAT ANSWERS BATCH SEQ BOXES STEPS THREADS MODE
 """
 import json
@@ -13,7 +15,9 @@ import resource
 import sys
 import time
 
-import torch
+os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')  # before torch loads libgomp
+
+import torch  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'py'))
 from lxmert_ref import VQA  # noqa: E402
@@ -49,4 +53,4 @@ blas_build = next(iter(re.findall(r'BLAS_INFO=[^,\s]+', torch.__config__.show())
 with open('/proc/self/maps') as maps:
     blas_loaded = sorted({line.split()[-1] for line in maps if 'blas' in line.lower() and line.split()[-1].startswith('/')})
 print(json.dumps({'examples_per_s': b * steps / dt, 'ms_per_step': 1000 * dt / steps, 'peak_rss_mib': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  'threads': torch.get_num_threads(), 'blas_build': blas_build, 'blas_loaded': blas_loaded}))
+                  'threads': torch.get_num_threads(), 'omp_wait_policy': os.environ['OMP_WAIT_POLICY'], 'blas_build': blas_build, 'blas_loaded': blas_loaded}))
