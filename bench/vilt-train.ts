@@ -130,7 +130,7 @@ log(`model: ${stepS.toFixed(3)} s/step (forward+backward ${fwdBwd.toFixed(3)}, A
 
 // --- dataset: COCO-like JPEGs through the real Arrow writer ------------------------------------------------------
 const root = tempDir('vlkit-vilt-bench-');
-const nImages = Math.ceil((B * (2 * (warmup + steps) + 2)) / 2) + 4; // two VQA questions per image
+const nImages = Math.max(32, Math.ceil((B * (2 * (warmup + steps) + 2)) / 2) + 4); // two VQA questions per image
 await buildSynthetic(root, nImages, 2, 2);
 const trainDir = path.join(root, 'raw', 'train2014');
 for (const f of readdirSync(trainDir)) {
