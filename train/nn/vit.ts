@@ -41,9 +41,12 @@ export class VitBlock {
   forward(x: tf.Tensor3D, mask: tf.Tensor4D | null, mode: Mode): tf.Tensor3D {
     return tf.tidy(() => {
       const [b, t, d] = x.shape;
-      const qkv = this.qkv.forward(this.norm1.forward(x)).reshape([b, t, 3, this.heads, this.headDim]).transpose([2, 0, 3, 1, 4]);
-      const [q, k, v] = tf.unstack(qkv, 0) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
-      let scores = tf.matMul(q, k, false, true).mul(1 / Math.sqrt(this.headDim));
+      // Split the fused projection first and move heads forward with rank-4 transposes: the wasm backend's rank-5
+      // transpose (one [B,T,3,H,d] → [3,B,H,T,d] permute) is a slow generic loop. Keys go straight to [B,H,d,T].
+      const [q, k, v] = tf.split(this.qkv.forward(this.norm1.forward(x)), 3, -1).map((y, i) =>
+        y.reshape([b, t, this.heads, this.headDim]).transpose(i === 1 ? [0, 2, 3, 1] : [0, 2, 1, 3]),
+      ) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+      let scores = tf.matMul(q, k).mul(1 / Math.sqrt(this.headDim));
       if (mask) scores = scores.add(mask);
       const ctx = tf.matMul(tf.softmax(scores, -1) as tf.Tensor4D, v).transpose([0, 2, 1, 3]).reshape([b, t, d]);
       const h = x.add(this.dropBranch(dropout(this.proj.forward(ctx), mode), mode));
