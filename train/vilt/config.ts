@@ -36,6 +36,8 @@ export interface ViltSettings {
   mlpRatio: number;
   vocab: number;
   dropRate: number;
+  /** Std of the normal weight initialisation (ViLT: 0.02). */
+  initStd: number;
   wholeWord: boolean;
   mlmProb: number;
   mlmWeight: number;
@@ -116,6 +118,7 @@ export function settingsFrom(tree: ConfigTree): ViltSettings {
     mlpRatio: num(tree, 'model.mlp_ratio', int1),
     vocab: num(tree, 'model.vocab_size', int1),
     dropRate: num(tree, 'model.drop_rate', (v) => v >= 0 && v < 1),
+    initStd: num(tree, 'model.init_std', (v) => v > 0),
     wholeWord: get(tree, 'whole_word_masking') === true,
     mlmProb: num(tree, 'mlm_prob', (v) => v > 0 && v < 1),
     mlmWeight: num(tree, 'mlm_weight', (v) => v >= 0),

@@ -42,6 +42,7 @@ export function buildModel(s: ViltSettings, seed: number): ViltModel {
       patch: s.patch,
       posGrid: s.imageSize / s.patch,
       maxTextLen: s.maxTextLen,
+      initStd: s.initStd,
       vocab: s.vocab,
       tokenTypes: s.task === 'nlvr2' ? 3 : 2,
       tasks: { mlm: pretrain, itm: pretrain, vqaLabels: labelCount(s), nlvr2: s.task === 'nlvr2', irtr: s.task === 'irtr' },

@@ -28,6 +28,11 @@ export interface ViltSizes {
   /** Side of the square grid `pos_embed` is defined on (ViLT: 384/32 = 12). */
   posGrid: number;
   maxTextLen: number;
+  /**
+   * Std of the normal initialisation (ViLT's 0.02, tuned for width 768). A narrow model needs more: at width 64 each
+   * projection scales activations by 0.02·√64 ≈ 0.16, so the text–image interaction ITM learns starts near zero.
+   */
+  initStd?: number;
   vocab: number;
   /** Rows of token_type_embeddings: 2, or 3 for NLVR2 pairs. */
   tokenTypes: number;
@@ -113,7 +118,7 @@ export class ViltModel {
     readonly s: ViltSizes,
     seed: number,
   ) {
-    const p = (this.p = new Params(seed));
+    const p = (this.p = new Params(seed, s.initStd));
     const D = s.hidden;
     const pp = 3 * s.patch * s.patch;
     const g2 = s.posGrid * s.posGrid;

@@ -105,16 +105,20 @@ export class ViltTask implements TrainableModel<ViltBatch> {
     const m = this.model;
     const out: Record<string, tf.Scalar> = {};
     if (this.task === 'mlm_itm' || this.task === 'mlm_itm_mae') {
-      const mlm = batch.mlm!;
-      const x = input({ ...batch.text, ids: mlm.ids }, batch.image, this.g2, 1, batch.maeMask);
-      const f = m.forward(x, mode);
-      const logits = m.mlmLogits(f.textFeats, tf.tensor1d(mlm.rows, 'int32'));
-      const labels = tf.tensor1d(mlm.labels, 'int32');
-      out.mlm_loss = tf.losses.softmaxCrossEntropy(tf.oneHot(labels, m.s.vocab), logits) as tf.Scalar;
-      out.mlm_acc = logits.argMax(-1).equal(labels).toFloat().mean() as tf.Scalar;
-      if (batch.maeMask && this.weights.mae > 0) {
-        const masked = tf.tensor2d(batch.maeMask, [batch.size, batch.image.n]);
-        out.mae_loss = m.maeLoss(f.imageFeats, x, masked, x.patchMask.add(masked) as tf.Tensor2D, mode);
+      const mae = batch.maeMask && this.weights.mae > 0;
+      // The masked pass only when an objective in it has weight (ViLT computes only the losses it is given).
+      if (this.weights.mlm > 0 || mae) {
+        const mlm = batch.mlm!;
+        const x = input({ ...batch.text, ids: mlm.ids }, batch.image, this.g2, 1, batch.maeMask);
+        const f = m.forward(x, mode);
+        const logits = m.mlmLogits(f.textFeats, tf.tensor1d(mlm.rows, 'int32'));
+        const labels = tf.tensor1d(mlm.labels, 'int32');
+        out.mlm_loss = tf.losses.softmaxCrossEntropy(tf.oneHot(labels, m.s.vocab), logits) as tf.Scalar;
+        out.mlm_acc = logits.argMax(-1).equal(labels).toFloat().mean() as tf.Scalar;
+        if (mae) {
+          const masked = tf.tensor2d(batch.maeMask!, [batch.size, batch.image.n]);
+          out.mae_loss = m.maeLoss(f.imageFeats, x, masked, x.patchMask.add(masked) as tf.Tensor2D, mode);
+        }
       }
       const itm = batch.itm!;
       const g = m.forward(input(batch.text, itm.image, this.g2), mode);
@@ -123,7 +127,8 @@ export class ViltTask implements TrainableModel<ViltBatch> {
       out.itm_loss = tf.losses.softmaxCrossEntropy(tf.oneHot(itmLabels, 2), itmLogits) as tf.Scalar;
       out.itm_acc = itmLogits.argMax(-1).equal(itmLabels).toFloat().mean() as tf.Scalar;
       if (this.weights.wpa > 0) out.wpa_loss = wpaLoss(g.textFeats, g.imageFeats, batch.text.mask, itm.image.mask, itm.labels);
-      let loss = out.mlm_loss.mul(this.weights.mlm).add(out.itm_loss.mul(this.weights.itm));
+      let loss = out.itm_loss.mul(this.weights.itm);
+      if (out.mlm_loss) loss = loss.add(out.mlm_loss.mul(this.weights.mlm));
       if (out.mae_loss) loss = loss.add(out.mae_loss.mul(this.weights.mae));
       if (out.wpa_loss) loss = loss.add(out.wpa_loss.mul(this.weights.wpa));
       out.loss = loss as tf.Scalar;
