@@ -1,8 +1,8 @@
 /**
  * The ViLT/VLC-style trainer end to end through the real CLI on a synthetic dataset (coloured shapes drawn with
  * sharp, captions and questions about them, written by `writeArrowDataset`): the Arrow reader against the bytes on
- * disk, VLC-style pre-training (MLM + ITM + MAE) lowering its MLM and MAE losses, ViLT-style ITM learning to tell
- * matched from swapped image–caption pairs (loss well below ln 2), a tiny VQA fine-tune answering
+ * disk, VLC-style pre-training (MLM + ITM + MAE) lowering its MLM and MAE losses, ViLT-style pre-training lowering
+ * MLM and ITM (matched vs swapped image–caption pairs, held-out loss well below ln 2), a tiny VQA fine-tune answering
  * held-out questions well above the best constant answer, `vlkit predict` writing the VQA submission through eval/submit,
  * and a retrieval fine-tune loaded from the pre-training run
  * (load_path) whose predict prints recall@1/5/10.
@@ -92,10 +92,11 @@ test('vilt: VLC-style pre-training (MLM + ITM + MAE) through `vlkit train` lower
   assert.deepEqual(valid.map((l) => l.step), [30, 40]); // at the end of epoch 0 and at the max_steps stop
 });
 
-test('vilt: ITM pre-training (task_mlm_itm_tiny, mlm_weight=0) falls well below ln 2 on held-out pairs', async () => {
+test('vilt: ViLT-style pre-training (task_mlm_itm_tiny) lowers MLM and ITM, ITM well below ln 2 on held-out pairs', async () => {
   // ITM has a plateau at ln 2 before the text–image interaction forms: ~100 updates at init_std 0.08 (≥ 250 at
-  // ViLT's 0.02 on this width), longer still when it shares the updates with MLM — see README. Alone, with the
-  // masked pass skipped, 130 updates fit the test budget; the epochs only stretch the linear lr decay.
+  // ViLT's 0.02 on this width). At mlm_weight 1 the MLM gradient dominates Adam's second moments of the shared
+  // weights and ITM stays at ln 2 (300 updates tried); at 0.01 MLM's own weights still take full Adam steps — see
+  // README. The epochs only stretch the linear lr decay.
   const dir = path.join(work, 'itm');
   await cli([
     'train',
@@ -109,7 +110,7 @@ test('vilt: ITM pre-training (task_mlm_itm_tiny, mlm_weight=0) falls well below 
     'none',
     `data.root=${ds.arrow}`,
     'data.datasets=[coco]',
-    'mlm_weight=0',
+    'mlm_weight=0.01',
     'train.epochs=20',
     'train.max_steps=130',
     'train.lr=1e-3',
@@ -118,14 +119,15 @@ test('vilt: ITM pre-training (task_mlm_itm_tiny, mlm_weight=0) falls well below 
     'train.checkpoint_every=1000',
   ]);
   const steps = logOf(dir).filter((l) => typeof l.itm_loss === 'number');
-  assert.ok(steps.every((l) => l.mlm_loss === undefined), 'mlm_weight=0 skips the masked pass');
   assert.ok((steps[0]!.itm_loss as number) > 0.68, `first ITM loss ${steps[0]!.itm_loss}`);
+  assert.ok((steps[0]!.mlm_loss as number) > 9.5, `first MLM loss ${steps[0]!.mlm_loss}`);
   const valid = logOf(dir)
     .filter((l) => l.valid)
-    .map((l) => ({ step: l.step, ...(l.valid as { itm_loss: number; itm_acc: number }) }));
+    .map((l) => ({ step: l.step, ...(l.valid as { itm_loss: number; itm_acc: number; mlm_loss: number }) }));
   assert.deepEqual(valid.map((v) => v.step), [65, 130]);
   const last = valid.at(-1)!;
-  assert.ok(last.itm_loss < 0.55 && last.itm_acc >= 0.7, `held-out ITM ${JSON.stringify(valid)} (chance: ln 2 = 0.693, acc 0.5)`);
+  assert.ok(last.mlm_loss < 3, `held-out MLM ${last.mlm_loss}`);
+  assert.ok(last.itm_loss < 0.58 && last.itm_acc > 0.6, `held-out ITM ${JSON.stringify(valid)} (chance: ln 2 = 0.693, acc 0.5)`);
 });
 
 test('vilt: tiny VQA fine-tune beats the best constant answer on held-out images; predict writes the submission', async () => {
