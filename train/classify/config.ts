@@ -8,9 +8,9 @@
  *   train.lr = blr · batch_size / 256 (MAE's linear scaling rule; blr: 0 keeps train.lr as written);
  *   train.warmup = warmup_epochs / train.epochs.
  */
-import { getPath, mergeConfig, type ConfigTree } from '../../common/config.js';
+import type { ConfigTree } from '../../common/config.js';
 import { UsageError } from '../../common/errors.js';
-import { TRAIN_DEFAULTS } from '../engine/index.js';
+import { configReader, int1, nonneg, resolveBatchTree } from '../config-reader.js';
 import type { MixupSpec } from './mixup.js';
 import type { ClassifySpec } from './transforms.js';
 
@@ -39,39 +39,14 @@ export interface ClassifySettings {
   mixup: Omit<MixupSpec, 'classes'>;
 }
 
-function get(tree: ConfigTree, key: string): unknown {
-  const v = getPath(tree, key);
-  if (v === undefined) throw new UsageError(`the vit_classify configuration lacks '${key}'`);
-  return v;
-}
-const num = (t: ConfigTree, k: string, ok: (v: number) => boolean = Number.isFinite): number => {
-  const v = get(t, k);
-  if (typeof v !== 'number' || !ok(v)) throw new UsageError(`config '${k}' has an invalid value ${JSON.stringify(v)}`);
-  return v;
-};
-const int1 = (v: number) => Number.isInteger(v) && v >= 1;
-const nonneg = (v: number) => Number.isFinite(v) && v >= 0;
+const { get, num, bool, triple } = configReader('vit_classify');
 const prob = (v: number) => v >= 0 && v <= 1;
-const bool = (t: ConfigTree, k: string): boolean => {
-  const v = get(t, k);
-  if (typeof v !== 'boolean') throw new UsageError(`config '${k}' must be true or false (got ${JSON.stringify(v)})`);
-  return v;
-};
-const triple = (t: ConfigTree, k: string): [number, number, number] => {
-  const v = get(t, k);
-  if (!Array.isArray(v) || v.length !== 3 || v.some((x) => typeof x !== 'number')) throw new UsageError(`config '${k}' must be three numbers`);
-  return v as [number, number, number];
-};
 
 /** Engine defaults under the file's values, then the derived keys (see the header). */
 export function resolveTree(config: ConfigTree): ConfigTree {
-  const tree = mergeConfig(structuredClone(TRAIN_DEFAULTS), config);
-  const per = num(tree, 'per_gpu_batchsize', int1);
-  const total = num(tree, 'batch_size', int1);
-  if (total % per !== 0) throw new UsageError(`batch_size ${total} must be a multiple of per_gpu_batchsize ${per}`);
+  const tree = resolveBatchTree(config, 'vit_classify');
   const train = tree.train as ConfigTree;
-  train.batch_size = per;
-  train.accumulate = total / per;
+  const total = (train.batch_size as number) * (train.accumulate as number);
   const blr = num(tree, 'blr', nonneg);
   if (blr > 0) train.lr = (blr * total) / 256;
   const epochs = num(tree, 'train.epochs', int1);

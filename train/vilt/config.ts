@@ -6,9 +6,9 @@
  * Batch: ViLT accumulates `batch_size / per_gpu_batchsize` micro-batches per update; here that becomes the
  * engine's `train.batch_size` (= per_gpu_batchsize) and `train.accumulate`, written back into the resolved config.
  */
-import { getPath, mergeConfig, type ConfigTree } from '../../common/config.js';
+import type { ConfigTree } from '../../common/config.js';
 import { UsageError } from '../../common/errors.js';
-import { TRAIN_DEFAULTS } from '../engine/index.js';
+import { configReader, int1, resolveBatchTree } from '../config-reader.js';
 import type { TransformSpec } from './transforms.js';
 
 export const TASKS = ['mlm_itm', 'mlm_itm_mae', 'vqa', 'nlvr2', 'irtr'] as const;
@@ -52,38 +52,11 @@ export interface ViltSettings {
   maxImageLen: number;
 }
 
-function get(tree: ConfigTree, key: string): unknown {
-  const v = getPath(tree, key);
-  if (v === undefined) throw new UsageError(`the vilt configuration lacks '${key}'`);
-  return v;
-}
-const num = (t: ConfigTree, k: string, ok: (v: number) => boolean = Number.isFinite): number => {
-  const v = get(t, k);
-  if (typeof v !== 'number' || !ok(v)) throw new UsageError(`config '${k}' has an invalid value ${JSON.stringify(v)}`);
-  return v;
-};
-const int1 = (v: number) => Number.isInteger(v) && v >= 1;
-const str = (t: ConfigTree, k: string): string => {
-  const v = get(t, k);
-  if (typeof v !== 'string') throw new UsageError(`config '${k}' must be a string (got ${JSON.stringify(v)})`);
-  return v;
-};
-const triple = (t: ConfigTree, k: string): [number, number, number] => {
-  const v = get(t, k);
-  if (!Array.isArray(v) || v.length !== 3 || v.some((x) => typeof x !== 'number')) throw new UsageError(`config '${k}' must be three numbers`);
-  return v as [number, number, number];
-};
+const { get, num, str, triple } = configReader('vilt');
 
 /** Engine defaults under the file's values, then the batch mapping; returns the tree the run will record. */
 export function resolveTree(config: ConfigTree): ConfigTree {
-  const tree = mergeConfig(structuredClone(TRAIN_DEFAULTS), config);
-  const per = num(tree, 'per_gpu_batchsize', int1);
-  const total = num(tree, 'batch_size', int1);
-  if (total % per !== 0) throw new UsageError(`batch_size ${total} must be a multiple of per_gpu_batchsize ${per}`);
-  const train = tree.train as ConfigTree;
-  train.batch_size = per;
-  train.accumulate = total / per;
-  return tree;
+  return resolveBatchTree(config, 'vilt');
 }
 
 export function settingsFrom(tree: ConfigTree): ViltSettings {
