@@ -21,7 +21,7 @@ const PP = 3 * P * P;
 before(async () => {
   ds = await buildSynthetic(path.join(tempDir('vlkit-vilt-batches-'), 'data'), 40, 4, 4, 3);
 });
-after(() => pool.destroy());
+after(() => pool.close());
 
 function open(over: Omit<Partial<DataOptions>, 'needs'> & { needs?: Partial<DataOptions['needs']> } = {}): Promise<ViltData> {
   const { needs, ...rest } = over;

@@ -274,7 +274,7 @@ test('vit_classify data: Arrow files with image + label columns give the classes
     assert.deepEqual(a.labels, f.labels);
     assert.ok(Buffer.from(a.patches.buffer).equals(Buffer.from(f.patches.buffer)), 'Arrow and folder images decode differently');
   } finally {
-    await pool.destroy();
+    await pool.close();
   }
 });
 

@@ -198,13 +198,13 @@ export class ClassifyData implements BatchSource<ClassifyBatch> {
         yield batch;
       }
     } finally {
-      // The loop stops early (max_steps, end of run): let prefetched decodes finish before the pool is destroyed.
+      // The loop stops early (max_steps, end of run): let prefetched decodes finish before the pool is closed.
       await Promise.allSettled(queue);
     }
   }
 
   /**
-   * Wait until no decode of this source is in flight. Call before destroying the pool: a run that stops with an
+   * Wait until no decode of this source is in flight. Call before closing the pool: a run that stops with an
    * error leaves prefetched tasks behind, and piscina reports replies to tasks of a destroyed pool as a crash.
    */
   async settle(): Promise<void> {

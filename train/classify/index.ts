@@ -135,7 +135,7 @@ export const vitClassifyTrainer: Trainer = {
     } finally {
       await data?.settle();
       await task.valid?.settle();
-      await pool.destroy();
+      await pool.close();
       model.dispose();
     }
     return 0;
@@ -168,7 +168,7 @@ export const vitClassifyTrainer: Trainer = {
       process.stdout.write(JSON.stringify({ split: 'val', top1: e.top1, top5: e.top5, num_images: e.numImages, loss: e.loss, predictions: out }) + '\n');
       return 0;
     } finally {
-      await pool.destroy();
+      await pool.close();
       model.dispose();
     }
   },
