@@ -48,6 +48,8 @@ export interface ViltSettings {
   maeRatio: number;
   maeDecoder: { hidden: number; layers: number; heads: number };
   drawFalseText: number;
+  /** ViLT's `lr_mult`: the VQA/NLVR2 classifier heads train at lr × this (ViLT's `head_names`). */
+  lrMult: number;
   /** ViLT's `max_image_len`: patches kept per image (a random subset past it); -1 = all. */
   maxImageLen: number;
 }
@@ -105,8 +107,18 @@ export function settingsFrom(tree: ConfigTree): ViltSettings {
       heads: num(tree, 'model.mae_decoder.num_heads', int1),
     },
     drawFalseText: num(tree, 'draw_false_text', (v) => Number.isInteger(v) && v >= 0),
+    lrMult: num(tree, 'lr_mult', (v) => v > 0),
     maxImageLen: num(tree, 'max_image_len', (v) => Number.isInteger(v) && (v >= 1 || v === -1)),
   };
+}
+
+/** ViLT's fine-tuning heads (vilt_utils.set_schedule's `head_names`): the parameters `lr_mult` applies to. */
+const HEAD_PREFIXES = ['vqa_classifier.', 'nlvr2_classifier.'];
+
+/** Per-parameter lr scale for the engine's optimizer: `lr_mult` on the heads, none when it is 1. */
+export function headLrScale(names: string[], lrMult: number): Record<string, number> | undefined {
+  if (lrMult === 1) return undefined;
+  return Object.fromEntries(names.filter((n) => HEAD_PREFIXES.some((h) => n.startsWith(h))).map((n) => [n, lrMult]));
 }
 
 export function transformSpec(s: ViltSettings, train: boolean): TransformSpec {

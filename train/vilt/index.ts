@@ -18,7 +18,7 @@ import { loadCheckpoint, selectBackend, train, trainConfigFrom } from '../engine
 import type { Params, TorchTensor } from '../nn/index.js';
 import { readStateDict, toFloat32 } from '../weights/index.js';
 import type { PredictRunOptions, Trainer, TrainRunOptions } from '../trainers.js';
-import { resolveTree, settingsFrom, transformSpec, type ViltSettings } from './config.js';
+import { headLrScale, resolveTree, settingsFrom, transformSpec, type ViltSettings } from './config.js';
 import { datasetFiles, transformPool, ViltData, type Split, type TransformPool } from './data.js';
 import { interpWeights, ViltModel } from './model.js';
 import { input, retrieval, ViltTask } from './task.js';
@@ -211,7 +211,8 @@ export const viltTrainer: Trainer = {
     if (hasSplit(s, 'val')) task.valid = await dataFor(s, 'val', s.evalBatch, cfg.seed, false, pool);
     log.info(`vilt ${s.task}: ${data.examples.length} training examples, ${Object.keys(model.params()).length} tensors, ${data.batchesPerEpoch} micro-batches per epoch`);
     try {
-      const result = await train({ model: task, data, config: cfg, dir: opts.serializationDir, resume: opts.resume, configTree: tree, log: (m, f) => log.info(m, f) });
+      const lrScale = headLrScale(Object.keys(model.params()), s.lrMult);
+      const result = await train({ model: task, data, config: cfg, dir: opts.serializationDir, resume: opts.resume, configTree: tree, log: (m, f) => log.info(m, f), optimizer: { lrScale } });
       process.stdout.write(JSON.stringify({ step: result.step, epoch: result.epoch, loss: result.loss, valid: result.valid, best: result.best }) + '\n');
     } finally {
       await data.close();
