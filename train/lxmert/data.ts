@@ -15,7 +15,7 @@ import { InputError } from '../../common/errors.js';
 import { BertTokenizer } from '../../data/tokenizer/index.js';
 import { convertTsvToStore, openFeatureStore, type FeatureStore } from '../../features/index.js';
 import { epochPermutation, type BatchSource, type Rng } from '../engine/index.js';
-import type { LxmertTask } from './model.js';
+import type { LxmertArrays, LxmertTask } from './model.js';
 
 /** One example: a question (VQA/GQA) or a statement about two images (NLVR2). */
 export interface Example {
@@ -156,18 +156,8 @@ export function withFeatures(examples: Example[], store: FeatureStore, file: str
 }
 
 /** A batch as plain typed arrays (tensors are made inside the model's gradient scope). Rows = examples × images. */
-export interface Batch {
+export interface Batch extends LxmertArrays {
   examples: Example[];
-  rows: number;
-  seqLen: number;
-  boxes: number;
-  featDim: number;
-  ids: Int32Array;
-  mask: Float32Array;
-  types: Int32Array;
-  feats: Float32Array;
-  pos: Float32Array;
-  visMask: Float32Array;
   /** VQA/GQA: [examples × answers] soft scores; NLVR2: [examples] 0/1. Null for unlabelled data. */
   targets: Float32Array | Int32Array | null;
 }

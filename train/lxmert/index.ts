@@ -17,29 +17,17 @@ import { EVAL } from '../nn/index.js';
 import type { PredictRunOptions, Trainer, TrainRunOptions } from '../trainers.js';
 import { evalBatchSize, resolveTree, sizes, str, task as taskOf } from './config.js';
 import { AnswerVocab, Batcher, openFeatures, readExamples, ShuffledSource, withFeatures, type BadRecords, type Batch, type Example } from './data.js';
-import { crossEntropyLoss, ENCODER_PREFIX, LxmertModel, softScoreLoss, type LxmertInputs, type LxmertTask } from './model.js';
+import { crossEntropyLoss, ENCODER_PREFIX, LxmertModel, lxmertInputs, softScoreLoss, type LxmertTask } from './model.js';
 import { loadBert, loadPth, savePthFrom } from './weights.js';
 
 const SUBSET_IMAGES = { tiny: 512, fast: 4096 } as const;
-
-function inputs(b: Batch): LxmertInputs {
-  const { rows, seqLen: T, boxes: O, featDim: D } = b;
-  return {
-    ids: tf.tensor2d(b.ids, [rows, T], 'int32'),
-    mask: tf.tensor2d(b.mask, [rows, T]),
-    types: tf.tensor2d(b.types, [rows, T], 'int32'),
-    feats: tf.tensor3d(b.feats, [rows, O, D]),
-    boxes: tf.tensor3d(b.pos, [rows, O, 4]),
-    visMask: tf.tensor2d(b.visMask, [rows, O]),
-  };
-}
 
 /** Index of the highest logit per example, for batches of `examples`. */
 function predictAll(model: LxmertModel, batcher: Batcher, examples: Example[], batchSize: number): Int32Array {
   const out = new Int32Array(examples.length);
   for (let i = 0; i < examples.length; i += batchSize) {
     const b = batcher.make(examples.slice(i, i + batchSize));
-    const arg = tf.tidy(() => model.logits(inputs(b), EVAL).argMax(1));
+    const arg = tf.tidy(() => model.logits(lxmertInputs(b), EVAL).argMax(1));
     out.set(arg.dataSync() as Int32Array, i);
     arg.dispose();
   }
@@ -128,7 +116,7 @@ async function trainLxmert(config: ConfigTree, opts: TrainRunOptions): Promise<n
   const trainable: TrainableModel<Batch> = {
     params: () => model.params.vars,
     loss(b: Batch, ctx: StepContext) {
-      const logits = model.logits(inputs(b), { dropout, rng: ctx.rng });
+      const logits = model.logits(lxmertInputs(b), { dropout, rng: ctx.rng });
       const loss =
         task === 'nlvr2'
           ? crossEntropyLoss(logits, tf.tensor1d(b.targets as Int32Array, 'int32'))

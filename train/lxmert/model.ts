@@ -60,6 +60,36 @@ export interface LxmertInputs {
   visMask: tf.Tensor2D;
 }
 
+/**
+ * The same input as plain typed arrays, as the fine-tuning and pre-training batchers build it (tensors are made inside
+ * the model's gradient scope): `rows` examples (NLVR2: examples × 2 images) of `seqLen` tokens and `boxes` boxes.
+ */
+export interface LxmertArrays {
+  rows: number;
+  seqLen: number;
+  boxes: number;
+  featDim: number;
+  ids: Int32Array;
+  mask: Float32Array;
+  types: Int32Array;
+  feats: Float32Array;
+  /** [rows, boxes, 4] normalised boxes. */
+  pos: Float32Array;
+  visMask: Float32Array;
+}
+
+export function lxmertInputs(b: LxmertArrays): LxmertInputs {
+  const { rows, seqLen: T, boxes: O, featDim: D } = b;
+  return {
+    ids: tf.tensor2d(b.ids, [rows, T], 'int32'),
+    mask: tf.tensor2d(b.mask, [rows, T]),
+    types: tf.tensor2d(b.types, [rows, T], 'int32'),
+    feats: tf.tensor3d(b.feats, [rows, O, D]),
+    boxes: tf.tensor3d(b.pos, [rows, O, 4]),
+    visMask: tf.tensor2d(b.visMask, [rows, O]),
+  };
+}
+
 /** LXMERT's VisualFeatEncoder. */
 class VisualFeatEncoder {
   readonly visnFc: Linear;

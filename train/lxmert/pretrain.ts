@@ -36,7 +36,7 @@ import type { FeatureStore } from '../../features/index.js';
 import { Rng } from '../engine/index.js';
 import { EVAL, gelu, LayerNorm, Linear, Params, type Mode } from '../nn/index.js';
 import { normalizeBox, type BadRecords } from './data.js';
-import { LogitFc, LxrtEncoder, type LxmertInputs, type LxmertSizes } from './model.js';
+import { LogitFc, LxrtEncoder, lxmertInputs, type LxmertArrays, type LxmertSizes } from './model.js';
 
 export const PRETRAIN_TASKS = ['lm', 'itm', 'obj', 'attr', 'feat', 'qa'] as const;
 export type PretrainTask = (typeof PRETRAIN_TASKS)[number];
@@ -165,17 +165,8 @@ export function readPretrainExamples(file: string, ans2label: Map<string, number
   return out;
 }
 
-export interface PretrainBatch {
-  size: number;
-  seqLen: number;
-  boxes: number;
-  featDim: number;
-  ids: Int32Array;
-  mask: Float32Array;
-  types: Int32Array;
-  feats: Float32Array;
-  pos: Float32Array;
-  visMask: Float32Array;
+/** The encoder input (`rows` = examples) plus the pre-training targets. */
+export interface PretrainBatch extends LxmertArrays {
   /** Flattened [B·T] positions of masked tokens and their original ids. */
   lmPositions: Int32Array;
   lmLabels: Int32Array;
@@ -205,7 +196,7 @@ export class PretrainBatcher {
     const D = store.dim;
     const B = examples.length;
     const b: PretrainBatch = {
-      size: B, seqLen: T, boxes: O, featDim: D,
+      rows: B, seqLen: T, boxes: O, featDim: D,
       ids: new Int32Array(B * T), mask: new Float32Array(B * T), types: new Int32Array(B * T),
       feats: new Float32Array(B * O * D), pos: new Float32Array(B * O * 4), visMask: new Float32Array(B * O),
       lmPositions: new Int32Array(0), lmLabels: new Int32Array(0), boxPositions: new Int32Array(0), objLabels: new Int32Array(0),
@@ -364,24 +355,12 @@ export class PretrainModel {
     this.answerHead = new LogitFc(p, h, 2 * h, Math.max(1, numAnswers), 'answer_head.logit_fc');
   }
 
-  static inputs(b: PretrainBatch): LxmertInputs {
-    const { size: B, seqLen: T, boxes: O, featDim: D } = b;
-    return {
-      ids: tf.tensor2d(b.ids, [B, T], 'int32'),
-      mask: tf.tensor2d(b.mask, [B, T]),
-      types: tf.tensor2d(b.types, [B, T], 'int32'),
-      feats: tf.tensor3d(b.feats, [B, O, D]),
-      boxes: tf.tensor3d(b.pos, [B, O, 4]),
-      visMask: tf.tensor2d(b.visMask, [B, O]),
-    };
-  }
-
   /** Each task's loss (scalars) for one batch, plus ITM and QA predictions for evaluation. */
   losses(b: PretrainBatch, mode: Mode): PretrainOutput {
     return tf.tidy((): tf.TensorContainer => {
       const { tasks, visualLossNormalizer: vln } = this.opts;
       const h = this.sizes.hidden;
-      const { lang, visn, pooled } = this.encoder.forward(PretrainModel.inputs(b), mode);
+      const { lang, visn, pooled } = this.encoder.forward(lxmertInputs(b), mode);
       const out: Partial<Record<PretrainTask, tf.Scalar>> = {};
       if (tasks.has('lm') && b.lmPositions.length > 0) {
         const x = this.lmTransform.forward(tf.gather(lang.reshape([-1, h]), tf.tensor1d(b.lmPositions, 'int32'))) as tf.Tensor2D;
@@ -390,7 +369,7 @@ export class PretrainModel {
       }
       const itmLogits = this.itm.forward(pooled) as tf.Tensor2D;
       if (tasks.has('itm')) out.itm = crossEntropy(itmLogits, b.matched).mean() as tf.Scalar;
-      const allBoxes = b.size * b.boxes;
+      const allBoxes = b.rows * b.boxes;
       // LXMERT: per-box losses × weight (confidence for labels, the mask for features), averaged over all boxes of
       // the batch, × the visual normaliser.
       const boxes = (positions: Int32Array) => this.objTransform.forward(tf.gather(visn.reshape([-1, h]), tf.tensor1d(positions, 'int32')));
