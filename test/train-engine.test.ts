@@ -10,7 +10,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import YAML from 'yaml';
 import { UsageError } from '../common/errors.js';
-import { eventFiles, loadCheckpoint, readEventFile, Rng, selectBackend, train, trainConfigFrom, type LogRecord } from '../train/engine/index.js';
+import { eventFiles, loadCheckpoint, readEventFile, Rng, selectBackend, SerializationDir, train, trainConfigFrom, type LogRecord } from '../train/engine/index.js';
 import { REPO, tempDir } from './helpers.js';
 import { makeExamples, TinyModel, TinySource, tinyConfig } from './train-fixture-model.js';
 
@@ -226,4 +226,16 @@ test('the final update is validated: max_steps=5 at 3 steps/epoch → records at
   const again = await run(true);
   assert.equal(again.step, 5);
   assert.equal(readFileSync(path.join(dir, 'log.jsonl'), 'utf8'), before, 'resuming the finished run validates nothing again');
+});
+
+test('checkpointFor: BEST/LAST pointers, BEST falling back to LAST only when asked, a directory as given', async () => {
+  const sd = new SerializationDir(tempDir('vlkit-pointers-'));
+  assert.equal(await sd.checkpointFor('/some/checkpoint_7', false), '/some/checkpoint_7');
+  await assert.rejects(sd.checkpointFor('LAST', true), /has no LAST checkpoint$/);
+  await sd.writePointer('LAST', 12);
+  assert.equal(await sd.checkpointFor('LAST', false), path.join(sd.dir, 'checkpoint_12'));
+  assert.equal(await sd.checkpointFor('BEST', true), path.join(sd.dir, 'checkpoint_12'));
+  await assert.rejects(sd.checkpointFor('BEST', false), (e: Error) => e instanceof UsageError && /has no BEST checkpoint .*--checkpoint LAST/.test(e.message));
+  await sd.writePointer('BEST', 9);
+  assert.equal(await sd.checkpointFor('BEST', false), path.join(sd.dir, 'checkpoint_9'));
 });

@@ -12,13 +12,12 @@
  * head of the same shape. predict prints top-1/top-5 on the val split (JSON on stdout) and writes one JSON line per
  * image: its name, true class, and the five best classes with their softmax probabilities.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ConfigTree } from '../../common/config.js';
 import { writeFileAtomic } from '../../common/atomic.js';
 import { InputError, UsageError } from '../../common/errors.js';
 import { Logger } from '../../common/progress.js';
-import { selectBackend, train, trainConfigFrom } from '../engine/index.js';
+import { selectBackend, SerializationDir, train, trainConfigFrom } from '../engine/index.js';
 import type { TorchTensor } from '../nn/index.js';
 import type { PredictRunOptions, Trainer, TrainRunOptions } from '../trainers.js';
 import { readWeights, resizePosEmbed } from '../vilt/index.js';
@@ -90,15 +89,6 @@ async function classesFor(tree: ConfigTree, s: ClassifySettings): Promise<string
   return names;
 }
 
-function checkpointDir(opts: PredictRunOptions): string {
-  const which = opts.checkpoint;
-  if (which !== 'BEST' && which !== 'LAST') return which;
-  let pointer = path.join(opts.serializationDir, which);
-  if (which === 'BEST' && !existsSync(pointer)) pointer = path.join(opts.serializationDir, 'LAST');
-  if (!existsSync(pointer)) throw new InputError(opts.serializationDir, `has no ${which} checkpoint`);
-  return path.join(opts.serializationDir, readFileSync(pointer, 'utf8').trim());
-}
-
 export const vitClassifyTrainer: Trainer = {
   async train(config: ConfigTree, opts: TrainRunOptions): Promise<number> {
     if (opts.subset) throw new UsageError(`--${opts.subset} is LXMERT's; for vit_classify use train.max_steps`);
@@ -151,7 +141,7 @@ export const vitClassifyTrainer: Trainer = {
     const model = buildClassifier(s, classes.length, cfg.seed);
     const pool = classifyPool(s.workers);
     try {
-      await loadClassifierWeights(checkpointDir(opts), model, log, true);
+      await loadClassifierWeights(await new SerializationDir(opts.serializationDir).checkpointFor(opts.checkpoint, true), model, log, true);
       const data = await dataFor(s, 'val', classes, s.evalBatch, cfg.seed, false, pool);
       const e = await evaluateClassifier(model, data, s.evalBatch);
       const C = classes.length;

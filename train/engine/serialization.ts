@@ -52,6 +52,21 @@ export class SerializationDir {
     return path.join(this.dir, checkpointName(step));
   }
 
+  /**
+   * The checkpoint directory `vlkit predict --checkpoint` names: the one BEST or LAST points to, or `which` itself as a
+   * directory. `bestFallsBackToLast`: a run without validation data has no BEST; use LAST then.
+   */
+  async checkpointFor(which: string, bestFallsBackToLast: boolean): Promise<string> {
+    if (which !== 'BEST' && which !== 'LAST') return which;
+    let step = await this.readPointer(which);
+    if (step === null && which === 'BEST' && bestFallsBackToLast) step = await this.readPointer('LAST');
+    if (step === null) {
+      const hint = which === 'BEST' && !bestFallsBackToLast ? ' (was validation data given?); try --checkpoint LAST' : '';
+      throw new UsageError(`${this.dir} has no ${which} checkpoint${hint}`);
+    }
+    return this.checkpointDir(step);
+  }
+
   /** The step a pointer names, or null when it does not exist. */
   async readPointer(name: Pointer): Promise<number | null> {
     let text: string;

@@ -164,12 +164,7 @@ async function predictLxmert(config: ConfigTree, opts: PredictRunOptions): Promi
   const s = await setup(config, opts.serializationDir, opts.logFormat, opts.skipBad, undefined);
   const { model, batcher, task, answers, tree, log } = s;
   const sd = new SerializationDir(opts.serializationDir);
-  let dir = opts.checkpoint;
-  if (dir === 'BEST' || dir === 'LAST') {
-    const step = await sd.readPointer(dir);
-    if (step === null) throw new UsageError(`${opts.serializationDir} has no ${dir} checkpoint${dir === 'BEST' ? ' (was data.valid given?); try --checkpoint LAST' : ''}`);
-    dir = sd.checkpointDir(step);
-  }
+  const dir = await sd.checkpointFor(opts.checkpoint, false);
   restore(model, (await loadCheckpoint(dir)).weights);
   log.info(`predicting with ${dir}`);
   const testFile = need(tree, 'data.test');

@@ -14,7 +14,7 @@ import type { ConfigTree } from '../../common/config.js';
 import { InputError, UsageError } from '../../common/errors.js';
 import { Logger } from '../../common/progress.js';
 import { buildNlvr2Submission, buildVqaSubmission, vqaSubmissionName, writeSubmission } from '../../eval/submit/index.js';
-import { loadCheckpoint, selectBackend, train, trainConfigFrom } from '../engine/index.js';
+import { loadCheckpoint, selectBackend, SerializationDir, train, trainConfigFrom } from '../engine/index.js';
 import type { Params, TorchTensor } from '../nn/index.js';
 import { readStateDict, toFloat32 } from '../weights/index.js';
 import type { PredictRunOptions, Trainer, TrainRunOptions } from '../trainers.js';
@@ -58,9 +58,10 @@ export async function readWeights(loadPath: string, model: { p: Params }): Promi
   if (statSync(loadPath, { throwIfNoEntry: false })?.isDirectory()) {
     dir = loadPath;
     if (!existsSync(path.join(dir, 'model.safetensors'))) {
-      const pointer = ['BEST', 'LAST'].map((p) => path.join(loadPath, p)).find((p) => existsSync(p));
-      if (!pointer) throw new InputError(loadPath, 'is neither a checkpoint directory (model.safetensors) nor a run directory (BEST/LAST)');
-      dir = path.join(loadPath, readFileSync(pointer, 'utf8').trim());
+      const run = new SerializationDir(loadPath);
+      const step = (await run.readPointer('BEST')) ?? (await run.readPointer('LAST'));
+      if (step === null) throw new InputError(loadPath, 'is neither a checkpoint directory (model.safetensors) nor a run directory (BEST/LAST)');
+      dir = run.checkpointDir(step);
     }
   }
   const out = new Map<string, TorchTensor>();
@@ -232,15 +233,7 @@ export const viltTrainer: Trainer = {
     const log = new Logger(opts.logFormat);
     await selectBackend({ force: cfg.backend, log: (l) => log.info(l) });
     const model = buildModel(s, cfg.seed);
-    const which = opts.checkpoint === 'BEST' || opts.checkpoint === 'LAST' ? opts.checkpoint : null;
-    let ckDir = opts.checkpoint;
-    if (which) {
-      let pointer = path.join(opts.serializationDir, which);
-      if (which === 'BEST' && !existsSync(pointer)) pointer = path.join(opts.serializationDir, 'LAST');
-      if (!existsSync(pointer)) throw new InputError(opts.serializationDir, `has no ${which} checkpoint`);
-      ckDir = path.join(opts.serializationDir, readFileSync(pointer, 'utf8').trim());
-    }
-    await loadWeights(ckDir, model, log);
+    await loadWeights(await new SerializationDir(opts.serializationDir).checkpointFor(opts.checkpoint, true), model, log);
     const split: Split = hasSplit(s, 'test') ? 'test' : 'val';
     const pool = transformPool(s.workers);
     const data = await dataFor(s, split, s.evalBatch, cfg.seed, false, pool);
