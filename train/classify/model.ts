@@ -14,7 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { LayerNorm, Linear, Params, type Mode } from '../nn/index.js';
-import { VitBlock } from '../nn/vit.js';
+import { PatchEmbed, VitBlock } from '../nn/vit.js';
 
 export interface ClassifierSizes {
   hidden: number;
@@ -36,10 +36,7 @@ const HEAD_STD = 2e-5;
 
 export class VitClassifier {
   readonly p: Params;
-  readonly patchW: tf.Variable;
-  readonly patchB: tf.Variable;
-  readonly clsToken: tf.Variable;
-  readonly posEmbed: tf.Variable;
+  readonly embed: PatchEmbed;
   readonly blocks: VitBlock[];
   readonly norm: LayerNorm;
   readonly head: Linear;
@@ -50,10 +47,7 @@ export class VitClassifier {
   ) {
     const p = (this.p = new Params(seed));
     const D = s.hidden;
-    this.patchW = p.normal('transformer.patch_embed.proj.weight', [D, 3, s.patch, s.patch]);
-    this.patchB = p.constant('transformer.patch_embed.proj.bias', [D], 0);
-    this.clsToken = p.normal('transformer.cls_token', [1, 1, D]);
-    this.posEmbed = p.normal('transformer.pos_embed', [1, 1 + s.grid * s.grid, D]);
+    this.embed = new PatchEmbed(p, 'transformer', D, s.patch, s.grid);
     this.blocks = Array.from({ length: s.layers }, (_, i) => {
       const blk = new VitBlock(p, `transformer.blocks.${i}`, D, s.heads, D * s.mlpRatio);
       blk.dropPath = s.layers > 1 ? (s.dropPath * i) / (s.layers - 1) : 0;
@@ -74,10 +68,7 @@ export class VitClassifier {
       const [b, n] = patches.shape;
       const D = this.s.hidden;
       if (n !== this.s.grid ** 2) throw new Error(`expected ${this.s.grid ** 2} patches per image, got ${n}`);
-      const w = this.patchW.reshape([D, -1]) as tf.Tensor2D;
-      const x = tf.matMul(patches.reshape([b * n, -1]) as tf.Tensor2D, w, false, true).add(this.patchB).reshape([b, n, D]);
-      const cls = this.clsToken.add(this.posEmbed.slice([0, 0, 0], [1, 1, D])).tile([b, 1, 1]);
-      let h = tf.concat([cls, x.add(this.posEmbed.slice([0, 1, 0], [1, n, D]))], 1) as tf.Tensor3D;
+      let h = this.embed.forward(patches, this.embed.posEmbed.slice([0, 1, 0], [1, n, D]));
       for (const blk of this.blocks) h = blk.forward(h, null, mode);
       const pooled = this.s.globalPool ? this.norm.forward(h.slice([0, 1, 0], [b, n, D]).mean(1)) : this.norm.forward(h).slice([0, 0, 0], [b, 1, D]).reshape([b, D]);
       return this.head.forward(pooled) as tf.Tensor2D;

@@ -15,6 +15,38 @@ import * as tf from '@tensorflow/tfjs';
 import { dropout, gelu, LayerNorm, Linear, type Mode } from './layers.js';
 import type { Params } from './params.js';
 
+/**
+ * timm's patch embedding with the image [CLS] token and the position table, under timm's names (`<name>.patch_embed.
+ * proj`, `<name>.cls_token`, `<name>.pos_embed` [1, 1+g², D] for a g×g grid). Patches arrive already cut out
+ * ([B, N, 3·P²], channel-major like the conv weight), so the embedding is one product: the numbers of a stride-P
+ * convolution, without conv gradients. Where each patch sits on the grid is the caller's (ViLT interpolates the
+ * table per image; a fixed-size classifier takes its rows as they are).
+ */
+export class PatchEmbed {
+  readonly weight: tf.Variable;
+  readonly bias: tf.Variable;
+  readonly clsToken: tf.Variable;
+  readonly posEmbed: tf.Variable;
+
+  constructor(p: Params, name: string, readonly hidden: number, patch: number, grid: number) {
+    this.weight = p.normal(`${name}.patch_embed.proj.weight`, [hidden, 3, patch, patch]);
+    this.bias = p.constant(`${name}.patch_embed.proj.bias`, [hidden], 0);
+    this.clsToken = p.normal(`${name}.cls_token`, [1, 1, hidden]);
+    this.posEmbed = p.normal(`${name}.pos_embed`, [1, 1 + grid * grid, hidden]);
+  }
+
+  /** patches [B, N, 3P²] plus their position embeddings (broadcast to [B, N, D]) → [B, 1+N, D], [CLS] first. */
+  forward(patches: tf.Tensor3D, positions: tf.Tensor): tf.Tensor3D {
+    return tf.tidy(() => {
+      const [b, n] = patches.shape;
+      const D = this.hidden;
+      const x = tf.matMul(patches.reshape([b * n, -1]) as tf.Tensor2D, this.weight.reshape([D, -1]) as tf.Tensor2D, false, true).add(this.bias).reshape([b, n, D]);
+      const cls = this.clsToken.add(this.posEmbed.slice([0, 0, 0], [1, 1, D])).tile([b, 1, 1]);
+      return tf.concat([cls, x.add(positions)], 1) as tf.Tensor3D;
+    });
+  }
+}
+
 export class VitBlock {
   readonly norm1: LayerNorm;
   readonly qkv: Linear;

@@ -10,14 +10,14 @@
  *   mlm_score.*, itm_score.fc, vqa_classifier.{0,1,3}, nlvr2_classifier.{0,1,3}, rank_output   heads
  *   mae: decoder_embed, mask_token, decoder_pos_embed, decoder_blocks.i, decoder_norm, decoder_pred (MAE's names)
  *
- * The patch embedding is a product over patches the loader already cut out ([N, 3·P·P], channel-major like the conv
- * weight): the same numbers as a stride-P convolution, without conv gradients. The image position embeddings are
+ * The patch embedding (train/nn/vit.ts PatchEmbed) is one product over the patches the loader already cut out. The
+ * image position embeddings are
  * interpolated to each image's patch grid as ViLT does (bilinear, align_corners=True), expressed as a constant
  * interpolation matrix times `pos_embed`, so the gradient reaches `pos_embed` through a plain matMul.
  */
 import * as tf from '@tensorflow/tfjs';
 import { additiveMask, BertEmbeddings, dropout, gelu, LayerNorm, Linear, Params, Pooler, type Mode } from '../nn/index.js';
-import { VitBlock } from '../nn/vit.js';
+import { PatchEmbed, VitBlock } from '../nn/vit.js';
 
 export interface ViltSizes {
   hidden: number;
@@ -100,10 +100,7 @@ export class ViltModel {
   readonly p: Params;
   readonly text: BertEmbeddings;
   readonly tokenType: tf.Variable;
-  readonly patchW: tf.Variable;
-  readonly patchB: tf.Variable;
-  readonly clsToken: tf.Variable;
-  readonly posEmbed: tf.Variable;
+  readonly embed: PatchEmbed;
   readonly blocks: VitBlock[];
   readonly norm: LayerNorm;
   readonly pooler: Pooler;
@@ -124,10 +121,7 @@ export class ViltModel {
     const g2 = s.posGrid * s.posGrid;
     this.text = new BertEmbeddings(p, 'text_embeddings', { vocab: s.vocab, hidden: D, maxPositions: s.maxTextLen, typeVocab: 2 });
     this.tokenType = p.normal('token_type_embeddings.weight', [s.tokenTypes, D]);
-    this.patchW = p.normal('transformer.patch_embed.proj.weight', [D, 3, s.patch, s.patch]);
-    this.patchB = p.constant('transformer.patch_embed.proj.bias', [D], 0);
-    this.clsToken = p.normal('transformer.cls_token', [1, 1, D]);
-    this.posEmbed = p.normal('transformer.pos_embed', [1, 1 + g2, D]);
+    this.embed = new PatchEmbed(p, 'transformer', D, s.patch, s.posGrid);
     this.blocks = Array.from({ length: s.layers }, (_, i) => new VitBlock(p, `transformer.blocks.${i}`, D, s.heads, D * s.mlpRatio));
     this.norm = new LayerNorm(p, 'transformer.norm', D, 1e-6);
     this.pooler = new Pooler(p, 'pooler', D);
@@ -173,10 +167,7 @@ export class ViltModel {
       const D = this.s.hidden;
       const T = x.textIds.shape[1];
       const text = this.text.forward(x.textIds, tf.zerosLike(x.textIds), mode).add(this.tokenType.slice([0, 0], [1, D]));
-      const w = this.patchW.reshape([D, -1]);
-      const patches = tf.matMul(x.patches.reshape([b * n, -1]) as tf.Tensor2D, w as tf.Tensor2D, false, true).add(this.patchB).reshape([b, n, D]);
-      const cls = this.clsToken.add(this.posEmbed.slice([0, 0, 0], [1, 1, D])).tile([b, 1, 1]);
-      let image: tf.Tensor = tf.concat([cls, patches.add(this.patchPositions(this.posEmbed, x.posInterp, b, n))], 1);
+      let image: tf.Tensor = this.embed.forward(x.patches, this.patchPositions(this.embed.posEmbed, x.posInterp, b, n));
       image = dropout(image, mode).add(this.tokenType.slice([x.imageTokenType, 0], [1, D]));
       const mask = tf.concat([x.textMask, tf.ones([b, 1]), x.patchMask], 1) as tf.Tensor2D;
       let h = tf.concat([text, image], 1) as tf.Tensor3D;
